@@ -1,0 +1,3 @@
+"""Shared analyses: RSA, CKA, Ricci curvature, encoding scores, neuron-level statistics."""
+
+__all__: list[str] = []

@@ -1,0 +1,47 @@
+"""brainbridge: artificial and biological neurons on one footing.
+
+The core package holds the assembly data model (:func:`assembly`, :func:`validate`),
+storage (:func:`save`, :func:`load`), alignment (:func:`align`), activation extraction
+(:func:`extract`) and interop with Brain-Score and rsatoolbox.
+
+Attributes are imported on first use, so that ``import brainbridge`` (and the CLI's
+``--help``) stay fast; heavy libraries (xarray, torch) load only when needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AssemblyError": "._checks",
+    "assembly": "._assembly",
+    "validate": "._assembly",
+    "DIMS": "._assembly",
+    "MODALITIES": "._assembly",
+    "SCHEMA_VERSION": "._assembly",
+    "save": "._storage",
+    "load": "._storage",
+    "align": "._align",
+    "extract": "._extract",
+    "to_brainscore": "._interop",
+    "to_rsatoolbox": "._interop",
+    "data_dir": "._config",
+    "resolve_device": "._config",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'brainbridge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

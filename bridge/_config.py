@@ -1,0 +1,51 @@
+"""Run-time configuration from environment variables, and device selection.
+
+``BRAINBRIDGE_DATA``
+    Folder where fetched datasets and caches live; default ``~/.cache/brainbridge``.
+``BRAINBRIDGE_DEVICE``
+    Device used when a function gets ``device="auto"``: ``cpu``, ``cuda``, ``cuda:1``, ...
+    Unset: CUDA when available, else the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ENV_DATA = "BRAINBRIDGE_DATA"
+ENV_DEVICE = "BRAINBRIDGE_DEVICE"
+
+
+def data_dir() -> Path:
+    """The data and cache folder (``$BRAINBRIDGE_DATA`` or ``~/.cache/brainbridge``)."""
+    root = os.environ.get(ENV_DATA)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "brainbridge"
+
+
+def resolve_device(device: Any = "auto") -> Any:
+    """Turn ``"auto"``, a string or a ``torch.device`` into a ``torch.device``.
+
+    ``"auto"`` reads ``$BRAINBRIDGE_DEVICE`` and otherwise picks CUDA when present.
+    Asking for CUDA on a machine without it raises a ValueError saying so.
+    """
+    import torch
+
+    if device is None or device == "auto":
+        device = os.environ.get(ENV_DEVICE) or ("cuda" if torch.cuda.is_available() else "cpu")
+        source = f"${ENV_DEVICE}" if os.environ.get(ENV_DEVICE) else "'device'"
+    else:
+        source = "'device'"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"Invalid value for {source}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'; "
+            f"got {device!r}."
+        ) from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"Invalid value for {source}: {device!r} was asked for but this torch has no "
+            "CUDA device. Use device='cpu' or 'auto'."
+        )
+    return dev

@@ -1,0 +1,443 @@
+"""Activation extraction: any torch module's layer outputs as a ``stimulus x unit`` assembly."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ._assembly import SCHEMA_VERSION, validate
+from ._checks import AssemblyError, _check_option, _suggest, _validate_type
+from ._config import resolve_device
+from ._storage import _format_of, atomic_path, load
+
+logger = logging.getLogger(__name__)
+
+#: How a layer's output of shape (batch, channel, *positions) becomes units.
+#: ``None`` is the same as ``"flatten"``: one unit per channel and position.
+REDUCTIONS = ("flatten", "mean", "max")
+
+_POSITION_NAMES = {0: (), 1: ("t",), 2: ("y", "x"), 3: ("z", "y", "x")}
+
+
+@dataclass(frozen=True)
+class _Units:
+    """Ids and coords of one layer's units, fixed by the first batch."""
+
+    ids: np.ndarray
+    layer: np.ndarray
+    channel: np.ndarray
+    position: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return self.ids.size
+
+
+def _unit_table(layer: str, n_channels: int, positions: tuple[int, ...]) -> _Units:
+    names = _POSITION_NAMES.get(len(positions))
+    if names is None:
+        raise AssemblyError(
+            f"Layer {layer!r} has {len(positions)} positional dims; at most 3 are supported. "
+            "Use reduce='mean' or reduce='max' to pool over them."
+        )
+    grid = np.indices(positions).reshape(len(positions), -1).T if positions else np.zeros((1, 0), int)
+    pos = np.array(["".join(f"{n}{i}" for n, i in zip(names, row)) for row in grid])
+    channel = np.repeat(np.arange(n_channels), pos.size)
+    position = np.tile(pos, n_channels)
+    prefix = np.char.add(f"{layer}:c", channel.astype(str))
+    ids = prefix if not positions else np.char.add(np.char.add(prefix, ":"), position)
+    return _Units(ids=ids.astype(str), layer=np.full(ids.size, layer), channel=channel,
+                  position=position.astype(str))
+
+
+def _channel_first(t: Any, channel_dim: int | str) -> Any:
+    """Move the channel axis to position 1: (batch, channel, *positions)."""
+    if channel_dim == "auto":
+        channel_dim = -1 if t.ndim == 3 else 1
+    return t if channel_dim == 1 or t.ndim == 2 else t.movedim(-1, 1)
+
+
+def _layer_units(
+    out: Any, layer: str, reduce: str, channel_dim: int | str, mask: Any
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Turn one hooked output into a (batch, n_units) array and its (channel, *positions) shape."""
+    import torch
+
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise AssemblyError(
+            f"Layer {layer!r} returned {type(out).__name__}, not a tensor; hook a submodule "
+            "that returns a tensor."
+        )
+    t = out.detach()
+    if t.dtype in (torch.float16, torch.bfloat16):
+        t = t.float()
+    if t.ndim == 1:
+        t = t[:, None]
+    t = _channel_first(t, channel_dim)
+    token_mask = None
+    if mask is not None and t.ndim == 3 and mask.shape == (t.shape[0], t.shape[2]):
+        token_mask = mask.to(t.device, torch.bool)[:, None, :]
+    if reduce == "flatten" or t.ndim == 2:
+        if token_mask is not None:
+            t = t.masked_fill(~token_mask, float("nan"))
+        shape = tuple(t.shape[1:])
+        return t.reshape(t.shape[0], -1).cpu().numpy(), shape
+    flat = t.reshape(t.shape[0], t.shape[1], -1)
+    if reduce == "mean":
+        if token_mask is None:
+            pooled = flat.mean(dim=2)
+        else:
+            w = token_mask.to(flat.dtype)
+            pooled = (flat * w).sum(dim=2) / w.sum(dim=2).clamp(min=1)
+    else:  # max
+        if token_mask is not None:
+            flat = flat.masked_fill(~token_mask, float("-inf"))
+        pooled = flat.amax(dim=2)
+    return pooled.cpu().numpy(), (t.shape[1],)
+
+
+def _stack(items: Sequence[Any]) -> Any:
+    import torch
+
+    if all(isinstance(i, str) for i in items):
+        return list(items)
+    try:
+        return torch.stack([torch.as_tensor(np.asarray(i)) if not isinstance(i, torch.Tensor) else i
+                            for i in items])
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"Cannot stack the stimuli of a batch into one tensor ({err}). Give a "
+            "'preprocess' function that turns a list of stimuli into the model's input, "
+            "e.g. resizing images to one size."
+        ) from err
+
+
+def _batches(
+    stimuli: Any, batch_size: int, stimulus_ids: Sequence[Any] | None, preprocess: Callable | None
+) -> tuple[Iterator[tuple[list[str], Any]], int | None]:
+    """Yield (ids, model input) per batch, and the number of stimuli if it is known."""
+    import torch
+
+    prep = preprocess or (lambda batch: batch)
+    if isinstance(stimuli, xr.DataArray):
+        if "stimulus" not in stimuli.dims:
+            raise AssemblyError(
+                f"'stimuli' is a DataArray without a 'stimulus' dim (dims {tuple(stimuli.dims)}); "
+                "rename the dim that indexes stimuli to 'stimulus'."
+            )
+        if stimulus_ids is None and "stimulus" in stimuli.coords:
+            stimulus_ids = [str(s) for s in stimuli["stimulus"].values]
+        stimuli = stimuli.transpose("stimulus", ...).values
+    if isinstance(stimuli, (np.ndarray, torch.Tensor)) or (
+        isinstance(stimuli, Sequence) and not isinstance(stimuli, (str, bytes))
+    ):
+        n = len(stimuli)
+        ids = [str(i) for i in (stimulus_ids if stimulus_ids is not None else range(n))]
+        if len(ids) != n:
+            raise ValueError(
+                f"'stimulus_ids' has {len(ids)} ids but 'stimuli' holds {n} stimuli; give one "
+                "id per stimulus."
+            )
+
+        def sized() -> Iterator[tuple[list[str], Any]]:
+            for start in range(0, n, batch_size):
+                chunk = stimuli[start:start + batch_size]
+                if isinstance(stimuli, np.ndarray) and preprocess is None:
+                    chunk = torch.from_numpy(np.ascontiguousarray(chunk))
+                elif not isinstance(stimuli, (np.ndarray, torch.Tensor)) and preprocess is None:
+                    chunk = _stack(chunk)
+                yield ids[start:start + batch_size], prep(chunk)
+
+        return sized(), n
+    if isinstance(stimuli, Iterable) and not isinstance(stimuli, (str, bytes)):
+        given = iter(stimulus_ids) if stimulus_ids is not None else None
+
+        def streamed() -> Iterator[tuple[list[str], Any]]:
+            count = 0
+            for batch in stimuli:
+                size = _batch_len(batch)
+                if given is None:
+                    ids = [str(count + i) for i in range(size)]
+                else:
+                    ids = [str(next(given)) for _ in range(size)]
+                count += size
+                yield ids, prep(batch)
+
+        return streamed(), (len(stimulus_ids) if stimulus_ids is not None else None)
+    raise TypeError(
+        "Invalid type for 'stimuli': expected a tensor, an array, a sequence of stimuli, an "
+        f"iterable of batches or a DataArray with a 'stimulus' dim; got {type(stimuli).__name__}."
+    )
+
+
+def _batch_len(batch: Any) -> int:
+    if isinstance(batch, dict):
+        batch = next(iter(batch.values()))
+    return len(batch)
+
+
+def _to_device(batch: Any, device: Any) -> Any:
+    import torch
+
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+class _Writer:
+    """Receives (ids, values) batches; keeps them in memory or streams them to a file."""
+
+    def __init__(self, out: Path | None) -> None:
+        self.out = out
+        self.fmt = _format_of(out, "out") if out is not None else None
+        self.ids: list[str] = []
+        self.rows: list[np.ndarray] = []
+        self._file: Any = None
+        self._var: Any = None
+        self._stim: Any = None
+        self._n = 0
+
+    def open(self, tmp: Path, units: list[_Units], dtype: np.dtype, attrs: dict[str, Any]) -> None:
+        self.units, self.dtype, self.attrs, self.tmp = units, dtype, attrs, tmp
+        if self.fmt != "netcdf":
+            return
+        import h5netcdf
+        import h5py
+
+        n_units = sum(u.size for u in units)
+        f = h5netcdf.File(tmp, "w")
+        f.dimensions = {"stimulus": None, "unit": n_units}
+        text = h5py.string_dtype()
+        for name, values in self._unit_coords().items():
+            if values.dtype.kind == "U":
+                f.create_variable(name, ("unit",), dtype=text, data=values.astype(object))
+            else:
+                f.create_variable(name, ("unit",), data=values)
+        self._stim = f.create_variable("stimulus", ("stimulus",), dtype=text, chunks=(1024,))
+        chunk_units = max(1, min(n_units, (4 << 20) // (64 * dtype.itemsize)))
+        self._var = f.create_variable("activations", ("stimulus", "unit"), dtype=dtype,
+                                      chunks=(64, chunk_units))
+        self._var.attrs.update({**attrs, "coordinates": "layer channel position"})
+        self._file = f
+
+    def _unit_coords(self) -> dict[str, np.ndarray]:
+        return {
+            "unit": np.concatenate([u.ids for u in self.units]),
+            "layer": np.concatenate([u.layer for u in self.units]),
+            "channel": np.concatenate([u.channel for u in self.units]),
+            "position": np.concatenate([u.position for u in self.units]),
+        }
+
+    def _frame(self, ids: list[str], rows: np.ndarray) -> xr.DataArray:
+        coords = {k: ("unit", v) for k, v in self._unit_coords().items()}
+        coords["stimulus"] = ("stimulus", np.array(ids, dtype=str))
+        return xr.DataArray(rows, dims=("stimulus", "unit"), coords=coords, attrs=self.attrs,
+                            name="activations")
+
+    def write(self, ids: list[str], rows: np.ndarray) -> None:
+        if self.fmt is None:
+            self.ids.extend(ids)
+            self.rows.append(rows)
+        elif self.fmt == "netcdf":
+            start, self._n = self._n, self._n + len(ids)
+            self._file.resize_dimension("stimulus", self._n)
+            self._var[start:self._n] = rows
+            self._stim[start:self._n] = np.array(ids, dtype=object)
+        else:
+            frame = self._frame(ids, rows)
+            if self._n == 0:
+                frame.to_zarr(self.tmp, mode="w", zarr_format=2, consolidated=True)
+            else:
+                frame.to_zarr(self.tmp, append_dim="stimulus", zarr_format=2, consolidated=True)
+            self._n += len(ids)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def result(self) -> xr.DataArray:
+        rows = np.concatenate(self.rows, axis=0)
+        return self._frame(self.ids, rows)
+
+
+def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, writer, tmp,
+         attrs, bar):
+    """The extraction loop; returns the layers' unit tables (None if there was no batch)."""
+    import torch
+
+    units: list[_Units] | None = None
+    shapes: list[tuple[int, ...]] = []
+    dtype = None
+    with torch.inference_mode():
+        for ids, batch in batches:
+            captured.clear()
+            batch = _to_device(batch, dev)
+            if isinstance(batch, dict):
+                model(**batch)
+            else:
+                model(batch)
+            mask = batch.get("attention_mask") if isinstance(batch, dict) else None
+            parts = []
+            for i, name in enumerate(layer_list):
+                if name not in captured:
+                    raise AssemblyError(
+                        f"Layer {name!r} did not run during the forward pass; choose a "
+                        "module that the model's forward calls."
+                    )
+                rows, shape = _layer_units(captured[name], name, reduce_name, channel_dim, mask)
+                if units is None:
+                    shapes.append(shape)
+                elif shape != shapes[i]:
+                    raise AssemblyError(
+                        f"Layer {name!r} gave units of shape {shape} in this batch but "
+                        f"{shapes[i]} before. Inputs of different sizes give different "
+                        "unit counts: resize them in 'preprocess', pad to a fixed length, "
+                        "or use reduce='mean'."
+                    )
+                parts.append(rows)
+            if units is None:
+                units = [_unit_table(n, s[0], s[1:]) for n, s in zip(layer_list, shapes)]
+                dtype = np.result_type(*[p.dtype for p in parts])
+                writer.open(tmp, units, dtype, attrs)
+            writer.write(ids, np.concatenate(parts, axis=1).astype(dtype, copy=False))
+            bar.update(len(ids))
+    return units
+
+
+def extract(
+    model: Any,
+    stimuli: Any,
+    *,
+    layers: str | Sequence[str],
+    batch_size: int = 64,
+    device: Any = "auto",
+    reduce: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    stimulus_ids: Sequence[Any] | None = None,
+    preprocess: Callable[[Any], Any] | None = None,
+    channel_dim: int | str = "auto",
+    progress: bool | None = None,
+) -> xr.DataArray:
+    """Record the outputs of named layers of a torch model as a ``stimulus x unit`` assembly.
+
+    Forward hooks on each layer (named by its module path, as in ``model.named_modules()``)
+    capture its output for every batch; the model runs in eval mode under
+    ``torch.inference_mode``, so extraction is deterministic and keeps no graph. The
+    model's own training flag and device are restored afterwards.
+
+    A layer output of shape ``(batch, channel, *positions)`` gives one unit per channel
+    and position, with id ``"{layer}:c{channel}:{position}"`` (``position`` like ``y4x5``
+    for images, ``t3`` for tokens) and unit coords ``layer``, ``channel``, ``position``.
+    Three-dim outputs are read as ``(batch, token, channel)``, the transformer layout,
+    unless ``channel_dim=1``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module. If it has a ``preprocess`` method (the adapters in
+        :mod:`brainbridge.models` do) and ``preprocess`` is not given, it is used.
+    stimuli : tensor, array, sequence, iterable of batches or DataArray
+        A tensor or array indexed by stimulus along its first axis; a sequence of
+        stimuli (images, sentences) batched ``batch_size`` at a time; any other iterable,
+        read as already-made batches (tensors, arrays or dicts of tensors); or a DataArray
+        with a ``stimulus`` dim, whose ids are used.
+    layers : str or sequence of str
+        Module paths, e.g. ``["_blocks.3", "_blocks.15"]``.
+    batch_size : int, default=64
+        Stimuli per forward pass (ignored for iterables of batches).
+    device : "auto", str or torch.device, default="auto"
+        Where the model runs; ``"auto"`` is ``$BRAINBRIDGE_DEVICE``, else CUDA when present.
+    reduce : None, "flatten", "mean" or "max", default=None
+        ``None``/``"flatten"`` keeps every position; ``"mean"``/``"max"`` pool over
+        positions, one unit per channel. When a batch is a dict with an
+        ``attention_mask`` of shape (batch, tokens), padded tokens are left out of the
+        pooling and are NaN when flattened.
+    out : str or Path, optional
+        Stream activations to this ``.nc`` or ``.zarr`` file batch by batch (memory stays
+        at one batch; the write is atomic) and return the result opened lazily.
+    stimulus_ids : sequence, optional
+        One id per stimulus; default ``"0"``, ``"1"``, ... or the DataArray's ids.
+    preprocess : callable, optional
+        Turns one batch of stimuli into the model's input.
+    channel_dim : "auto", 1 or -1, default="auto"
+        The channel axis of layer outputs (see above).
+    progress : bool or None, default=None
+        Show a progress bar; ``None`` shows it on a terminal only.
+
+    Returns
+    -------
+    DataArray, dims ("stimulus", "unit")
+        A validated assembly with ``modality="ann"``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    _validate_type("model", model, torch.nn.Module, "a torch.nn.Module")
+    layer_list = [layers] if isinstance(layers, str) else list(layers)
+    if not layer_list:
+        raise ValueError("Invalid value for 'layers': expected at least one module path; got [].")
+    modules = dict(model.named_modules())
+    for name in layer_list:
+        if name not in modules or name == "":
+            raise ValueError(
+                f"Invalid value for 'layers': {name!r} is not a module of the model."
+                f"{_suggest(name, [m for m in modules if m])} List the names with "
+                "[n for n, _ in model.named_modules()]."
+            )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Invalid value for 'batch_size': expected a positive int; got {batch_size!r}.")
+    reduce_name = _check_option("reduce", "flatten" if reduce is None else reduce, REDUCTIONS)
+    _check_option("channel_dim", channel_dim, ["auto", 1, -1])
+    dev = resolve_device(device)
+    writer = _Writer(Path(out) if out is not None else None)
+    batches, n_total = _batches(stimuli, batch_size, stimulus_ids,
+                                preprocess or getattr(model, "preprocess", None))
+
+    captured: dict[str, Any] = {}
+    handles = [
+        modules[name].register_forward_hook(lambda _m, _i, o, name=name: captured.__setitem__(name, o))
+        for name in layer_list
+    ]
+    was_training = model.training
+    first_param = next(model.parameters(), None)
+    home = first_param.device if first_param is not None else dev
+    model_name = getattr(model, "name", type(model).__name__)
+    attrs = {
+        "modality": "ann",
+        "units": "a.u.",
+        "source": f"model:{model_name}; layers:{','.join(layer_list)}; reduce:{reduce_name}",
+        "schema_version": SCHEMA_VERSION,
+    }
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(writer.out)) if writer.out is not None else None
+        try:
+            model.eval().to(dev)
+            units = _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev,
+                         writer, tmp, attrs, stack.enter_context(tqdm(
+                             total=n_total, unit="stim", desc="extract",
+                             disable=None if progress is None else not progress)))
+        finally:
+            writer.close()
+            for h in handles:
+                h.remove()
+            model.train(was_training)
+            model.to(home)
+        if units is None:
+            raise ValueError("Invalid value for 'stimuli': it yielded no stimuli.")
+    if writer.out is not None:
+        logger.info("streamed activations of %d stimuli to %s", writer._n, writer.out)
+        return validate(load(writer.out, chunks={}))
+    return validate(writer.result())

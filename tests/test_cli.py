@@ -1,0 +1,75 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import brainbridge as bb
+from brainbridge._cli import main
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "brainbridge", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys; from brainbridge._cli import build_parser; build_parser(); "
+            "heavy = [m for m in ('xarray', 'torch', 'numpy', 'pandas', 'mne') if m in sys.modules];"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    res = _run("--help")
+    assert res.returncode == 0 and "extract" in res.stdout and "info" in res.stdout
+
+
+def test_version():
+    res = _run("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"brainbridge {bb.__version__}"
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"brainbridge {bb.__version__}" in out
+    assert "torch" in out and "device      auto -> " in out and "data folder" in out
+
+
+def test_extract_folder_of_images(tmp_path, capsys):
+    image = pytest.importorskip("PIL.Image")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("b_img", "a_img"):
+        image.fromarray(rng.integers(0, 255, size=(40, 30, 3), dtype=np.uint8)).save(
+            folder / f"{name}.png")
+    out = tmp_path / "acts.nc"
+    code = main(["extract", "-q", "--model", "efficientnet-lite0", "--stimuli", str(folder),
+                 "--layers", "_blocks.15,_fc", "--reduce", "mean", "--out", str(out)])
+    assert code == 0
+    assert f"wrote {out}: 2 stimuli x 1320 units" in capsys.readouterr().out
+    da = bb.load(out)
+    assert list(da["stimulus"].values) == ["a_img", "b_img"]
+    from brainbridge.models import efficientnet_lite0
+
+    net = efficientnet_lite0()
+    with open(folder / "a_img.png", "rb"):
+        pixels = np.asarray(image.open(folder / "a_img.png").convert("RGB"))
+    direct = bb.extract(net, [pixels], layers="_fc", progress=False).values[0]
+    np.testing.assert_allclose(da.sel(stimulus="a_img", unit=da.layer == "_fc").values, direct,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_extract_errors(tmp_path, capsys):
+    code = main(["extract", "--model", "alexnet", "--stimuli", "skimage", "--layers", "x",
+                 "--out", str(tmp_path / "a.nc")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == ("brainbridge extract: error: Invalid value for '--model': expected one of "
+                   "efficientnet-lite0, minilm or 'package.module:factory'; got 'alexnet'.\n")
+    code = main(["extract", "--model", "efficientnet-lite0", "--stimuli", str(tmp_path / "none"),
+                 "--layers", "_fc", "--out", str(tmp_path / "a.nc")])
+    assert code == 2
+    assert "is neither a built-in set (skimage, lfw, digits) nor an existing path" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "a.nc").exists()

@@ -1,0 +1,16 @@
+"""Run the Examples sections of the public modules as doctests."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
+           "brainbridge._storage", "brainbridge._extract", "brainbridge._interop"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
