@@ -169,7 +169,12 @@ def _batches(
                 if given is None:
                     ids = [str(count + i) for i in range(size)]
                 else:
-                    ids = [str(next(given)) for _ in range(size)]
+                    ids = [str(i) for _, i in zip(range(size), given)]
+                    if len(ids) < size:
+                        raise ValueError(
+                            f"'stimulus_ids' has fewer ids than 'stimuli' yields (ran out after "
+                            f"{count + len(ids)}); give one id per stimulus."
+                        )
                 count += size
                 yield ids, prep(batch)
 
@@ -189,6 +194,8 @@ def _batch_len(batch: Any) -> int:
 def _to_device(batch: Any, device: Any) -> Any:
     import torch
 
+    if isinstance(batch, np.ndarray):
+        batch = torch.from_numpy(np.ascontiguousarray(batch))
     if isinstance(batch, torch.Tensor):
         return batch.to(device)
     if isinstance(batch, dict):
@@ -197,30 +204,45 @@ def _to_device(batch: Any, device: Any) -> Any:
 
 
 class _Writer:
-    """Receives (ids, values) batches; keeps them in memory or streams them to a file."""
+    """Receives batches of per-layer rows; keeps them in memory or streams them to a file.
+
+    In memory, the output is allocated once when the stimulus count is known and filled
+    batch by batch (one copy of the data); otherwise batches are joined at the end.
+    """
 
     def __init__(self, out: Path | None) -> None:
         self.out = out
         self.fmt = _format_of(out, "out") if out is not None else None
         self.ids: list[str] = []
         self.rows: list[np.ndarray] = []
+        self._buffer: np.ndarray | None = None
         self._file: Any = None
         self._var: Any = None
         self._stim: Any = None
         self._n = 0
 
-    def open(self, tmp: Path, units: list[_Units], dtype: np.dtype, attrs: dict[str, Any]) -> None:
-        self.units, self.dtype, self.attrs, self.tmp = units, dtype, attrs, tmp
+    def open(self, tmp: Path | None, units: list[_Units], dtype: np.dtype, attrs: dict[str, Any],
+             n_total: int | None) -> None:
+        self.dtype, self.attrs, self.tmp = dtype, attrs, tmp
+        self.coords = {
+            "unit": np.concatenate([u.ids for u in units]),
+            "layer": np.concatenate([u.layer for u in units]),
+            "channel": np.concatenate([u.channel for u in units]),
+            "position": np.concatenate([u.position for u in units]),
+        }
+        self.columns = np.cumsum([0] + [u.size for u in units])
+        n_units = int(self.columns[-1])
+        if self.fmt is None and n_total is not None:
+            self._buffer = np.empty((n_total, n_units), dtype=dtype)
         if self.fmt != "netcdf":
             return
         import h5netcdf
         import h5py
 
-        n_units = sum(u.size for u in units)
         f = h5netcdf.File(tmp, "w")
         f.dimensions = {"stimulus": None, "unit": n_units}
         text = h5py.string_dtype()
-        for name, values in self._unit_coords().items():
+        for name, values in self.coords.items():
             if values.dtype.kind == "U":
                 f.create_variable(name, ("unit",), dtype=text, data=values.astype(object))
             else:
@@ -232,36 +254,38 @@ class _Writer:
         self._var.attrs.update({**attrs, "coordinates": "layer channel position"})
         self._file = f
 
-    def _unit_coords(self) -> dict[str, np.ndarray]:
-        return {
-            "unit": np.concatenate([u.ids for u in self.units]),
-            "layer": np.concatenate([u.layer for u in self.units]),
-            "channel": np.concatenate([u.channel for u in self.units]),
-            "position": np.concatenate([u.position for u in self.units]),
-        }
-
     def _frame(self, ids: list[str], rows: np.ndarray) -> xr.DataArray:
-        coords = {k: ("unit", v) for k, v in self._unit_coords().items()}
+        coords = {k: ("unit", v) for k, v in self.coords.items()}
         coords["stimulus"] = ("stimulus", np.array(ids, dtype=str))
         return xr.DataArray(rows, dims=("stimulus", "unit"), coords=coords, attrs=self.attrs,
                             name="activations")
 
-    def write(self, ids: list[str], rows: np.ndarray) -> None:
+    def write(self, ids: list[str], parts: list[np.ndarray]) -> None:
+        start, self._n = self._n, self._n + len(ids)
+        if self.fmt == "netcdf":
+            self._file.resize_dimension("stimulus", self._n)
+            for lo, hi, part in zip(self.columns[:-1], self.columns[1:], parts):
+                self._var[start:self._n, lo:hi] = part
+            self._stim[start:self._n] = np.array(ids, dtype=object)
+            return
+        if self._buffer is not None:
+            if self._n > len(self._buffer):
+                raise ValueError(
+                    f"'stimuli' yielded more than the {len(self._buffer)} stimuli it announced."
+                )
+            for lo, hi, part in zip(self.columns[:-1], self.columns[1:], parts):
+                self._buffer[start:self._n, lo:hi] = part
+            self.ids.extend(ids)
+            return
+        rows = np.concatenate(parts, axis=1).astype(self.dtype, copy=False)
         if self.fmt is None:
             self.ids.extend(ids)
             self.rows.append(rows)
-        elif self.fmt == "netcdf":
-            start, self._n = self._n, self._n + len(ids)
-            self._file.resize_dimension("stimulus", self._n)
-            self._var[start:self._n] = rows
-            self._stim[start:self._n] = np.array(ids, dtype=object)
+        elif start == 0:
+            self._frame(ids, rows).to_zarr(self.tmp, mode="w", zarr_format=2, consolidated=True)
         else:
-            frame = self._frame(ids, rows)
-            if self._n == 0:
-                frame.to_zarr(self.tmp, mode="w", zarr_format=2, consolidated=True)
-            else:
-                frame.to_zarr(self.tmp, append_dim="stimulus", zarr_format=2, consolidated=True)
-            self._n += len(ids)
+            self._frame(ids, rows).to_zarr(self.tmp, append_dim="stimulus", zarr_format=2,
+                                           consolidated=True)
 
     def close(self) -> None:
         if self._file is not None:
@@ -269,12 +293,13 @@ class _Writer:
             self._file = None
 
     def result(self) -> xr.DataArray:
-        rows = np.concatenate(self.rows, axis=0)
-        return self._frame(self.ids, rows)
+        if self._buffer is not None:
+            return self._frame(self.ids, self._buffer[:self._n])
+        return self._frame(self.ids, np.concatenate(self.rows, axis=0))
 
 
 def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, writer, tmp,
-         attrs, bar):
+         attrs, bar, n_total):
     """The extraction loop; returns the layers' unit tables (None if there was no batch)."""
     import torch
 
@@ -311,8 +336,8 @@ def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, wr
             if units is None:
                 units = [_unit_table(n, s[0], s[1:]) for n, s in zip(layer_list, shapes)]
                 dtype = np.result_type(*[p.dtype for p in parts])
-                writer.open(tmp, units, dtype, attrs)
-            writer.write(ids, np.concatenate(parts, axis=1).astype(dtype, copy=False))
+                writer.open(tmp, units, dtype, attrs, n_total)
+            writer.write(ids, parts)
             bar.update(len(ids))
     return units
 
@@ -428,7 +453,7 @@ def extract(
             units = _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev,
                          writer, tmp, attrs, stack.enter_context(tqdm(
                              total=n_total, unit="stim", desc="extract",
-                             disable=None if progress is None else not progress)))
+                             disable=None if progress is None else not progress)), n_total)
         finally:
             writer.close()
             for h in handles:

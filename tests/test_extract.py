@@ -91,6 +91,12 @@ def test_iterable_of_batches(tiny, images):
     named = bb.extract(tiny, iter([torch.from_numpy(images[:2])]), layers="fc",
                        stimulus_ids=["a", "b"], progress=False)
     assert list(named["stimulus"].values) == ["a", "b"]
+    arrays = bb.extract(tiny, iter([images[:4], images[4:]]), layers="fc", progress=False)
+    np.testing.assert_allclose(arrays.values, _manual(tiny, images)[1], rtol=1e-5, atol=1e-6)
+    msg = ("'stimulus_ids' has fewer ids than 'stimuli' yields (ran out after 1); give one id per "
+           "stimulus.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        bb.extract(tiny, iter([images[:2]]), layers="fc", stimulus_ids=["a"], progress=False)
 
 
 def test_sequence_with_preprocess(tiny, images):
