@@ -10,9 +10,6 @@ Attributes are imported on first use, so that ``import brainbridge`` (and the CL
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -32,16 +29,7 @@ _EXPORTS = {
     "resolve_device": "._config",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+from ._lazy import attach
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brainbridge' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+__all__ += ["__version__"]

@@ -26,6 +26,23 @@ MODELS = {
     "minilm": "brainbridge.models:minilm",
 }
 
+#: ``brainbridge load --loader``: name -> loader path.
+LOADERS = {
+    "eeg": "brainbridge.loaders:load_eeg",
+    "fmri": "brainbridge.loaders:load_fmri",
+    "calcium": "brainbridge.loaders:load_calcium",
+    "celegans-activity": "brainbridge.loaders:load_celegans_activity",
+}
+
+#: File endings -> loader name, for ``brainbridge load`` without ``--loader``.
+SUFFIX_LOADERS = {
+    ".fif": "eeg", ".fif.gz": "eeg", ".edf": "eeg", ".bdf": "eeg", ".vhdr": "eeg", ".set": "eeg",
+    ".nii": "fmri", ".nii.gz": "fmri", ".gii": "fmri", ".mgh": "fmri", ".mgz": "fmri",
+    ".csv": "fmri", ".tsv": "fmri",
+    ".nwb": "calcium",
+    ".parquet": "celegans-activity", ".pkl": "celegans-activity", ".pickle": "celegans-activity",
+}
+
 _REPORTED_PACKAGES = (
     "numpy", "scipy", "pandas", "xarray", "dask", "h5netcdf", "h5py", "zarr", "torch",
     "scikit-learn", "mne", "nilearn", "pynwb", "transformers", "rsatoolbox", "himalaya",
@@ -105,6 +122,116 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """List dataset manifests, show one, or fetch its files."""
+    from brainbridge.loaders import dataset_info, datasets, fetch
+
+    if args.action == "list":
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_colwidth", 60,
+                               "display.max_columns", 10):
+            _out(datasets().to_string(index=False))
+        return 0
+    if args.name is None:
+        raise ValueError(f"'brainbridge datasets {args.action}' needs a dataset NAME; see "
+                         "'brainbridge datasets list'.")
+    if args.action == "info":
+        import yaml
+
+        _out(yaml.safe_dump(dataset_info(args.name), sort_keys=False, allow_unicode=True).rstrip())
+        return 0
+    paths = fetch(args.name, dest=args.dest, allow_unpinned=args.allow_unpinned,
+                  progress=not args.quiet)
+    for name, path in paths.items():
+        _out(f"{name}\t{path}")
+    return 0
+
+
+def _parse_args(pairs: Sequence[str]) -> dict[str, Any]:
+    import yaml
+
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"Invalid value for '--arg': expected KEY=VALUE; got {pair!r}.")
+        kwargs[key] = yaml.safe_load(value)
+    return kwargs
+
+
+def _loader_for(source: str, name: str | None) -> tuple[str, Callable[..., Any]]:
+    if name is None:
+        lower = source.lower()
+        matches = [s for s in SUFFIX_LOADERS if lower.endswith(s)]
+        if matches:
+            name = SUFFIX_LOADERS[max(matches, key=len)]
+        elif os.path.isdir(source):
+            name = "calcium"  # suite2p output folders
+        else:
+            raise ValueError(
+                f"Cannot tell which loader reads {source!r} from its name; pass --loader "
+                f"({', '.join(LOADERS)})."
+            )
+    if name not in LOADERS:
+        from ._checks import _check_option
+
+        _check_option("--loader", name, LOADERS)
+    return name, _load_factory(LOADERS[name])
+
+
+def _save_result(result: Any, target: str) -> list[str]:
+    """Save a DataArray, a NamedTuple of DataArrays or a Dataset of assemblies; return the paths."""
+    import xarray as xr
+
+    from ._storage import save
+
+    if isinstance(result, xr.DataArray):
+        return [str(save(result, target))]
+    parts = (dict(result.data_vars) if isinstance(result, xr.Dataset)
+             else result._asdict() if hasattr(result, "_asdict") else None)
+    if parts is None:
+        raise TypeError(f"The loader returned {type(result).__name__}; expected assemblies.")
+    root, ext = os.path.splitext(target)
+    return [str(save(da, f"{root}-{key}{ext}")) for key, da in parts.items()]
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Read a recording (or a packaged dataset) and write it as assembly file(s)."""
+    import inspect
+
+    kwargs = _parse_args(args.arg or [])
+    if args.source.startswith("dataset:"):
+        from brainbridge.loaders import dataset_info, fetch
+
+        name, _, wanted = args.source[len("dataset:"):].partition("/")
+        manifest = dataset_info(name)
+        module, _, attr = manifest["loader"].rpartition(".")
+        loader = getattr(importlib.import_module(module), attr)
+        kwargs = {**(manifest.get("loader_args") or {}), **kwargs}
+        first = next(iter(inspect.signature(loader).parameters), None)
+        if first == "source":
+            files = fetch(name, progress=not args.quiet)
+            if not wanted and len(files) > 1:
+                raise ValueError(
+                    f"Dataset {name!r} has {len(files)} files; name one as "
+                    f"'dataset:{name}/FILE' (one of {', '.join(files)})."
+                )
+            chosen = wanted or next(iter(files))
+            if chosen not in files:
+                raise ValueError(f"Dataset {name!r} has no file {chosen!r}; its files are "
+                                 f"{', '.join(files)}.")
+            result = loader(files[chosen], **kwargs)
+        else:
+            result = loader(**kwargs)
+    else:
+        _, loader = _loader_for(args.source, args.loader)
+        result = loader(args.source, **kwargs)
+    for path in _save_result(result, args.to):
+        _out(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainbridge",
@@ -141,6 +268,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("datasets", parents=[common], help="list, describe or fetch datasets",
+                       description="Datasets described by the manifests in data_manifests/.")
+    p.add_argument("action", choices=["list", "info", "fetch"])
+    p.add_argument("name", nargs="?", help="dataset name (see 'datasets list')")
+    p.add_argument("--dest", default=None, help="download folder (default $BRAINBRIDGE_DATA/NAME)")
+    p.add_argument("--allow-unpinned", action="store_true",
+                   help="download files without a published sha256 and pin the first download's")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser(
+        "load", parents=[common], help="recording -> assembly file",
+        description="Read a recording with the matching loader and write it as an assembly. "
+                    "SOURCE is a file or folder, or 'dataset:NAME[/FILE]' for a manifest dataset. "
+                    "Example: brainbridge load rec.edf --to rec.nc")
+    p.add_argument("source")
+    p.add_argument("--to", required=True, help="output .nc or .zarr (several files get -NAME)")
+    p.add_argument("--loader", default=None,
+                   help=f"one of {', '.join(LOADERS)} (default: from the file name)")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                   help="loader option, repeatable; values are read as YAML (e.g. --arg tr=2.0)")
+    p.set_defaults(func=cmd_load)
     return parser
 
 
@@ -154,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+    except (ValueError, TypeError, OSError, ImportError) as err:
         logger.debug("command failed", exc_info=True)
         sys.stderr.write(f"brainbridge {args.command}: error: {err}\n")
         return 2

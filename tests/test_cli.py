@@ -73,3 +73,50 @@ def test_extract_errors(tmp_path, capsys):
     assert "is neither a built-in set (skimage, lfw, digits) nor an existing path" in \
         capsys.readouterr().err
     assert not (tmp_path / "a.nc").exists()
+
+
+def test_datasets_list_info_fetch(capsys):
+    assert main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "nitime-grasshopper" in out and "eegmmidb" in out
+    assert main(["datasets", "info", "nitime-fmri"]) == 0
+    assert "name: nitime-fmri" in capsys.readouterr().out
+    assert main(["datasets", "fetch", "nitime-fmri", "-q"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["fmri_timeseries.csv", "fmri1.nii.gz",
+                                                       "fmri2.nii.gz"]
+    assert main(["datasets", "info"]) == 2
+    assert ("'brainbridge datasets info' needs a dataset NAME; see 'brainbridge datasets list'."
+            in capsys.readouterr().err)
+
+
+def test_load_errors(tmp_path, capsys):
+    (tmp_path / "x.xyz").write_text("?")
+    assert main(["load", str(tmp_path / "x.xyz"), "--to", str(tmp_path / "x.nc")]) == 2
+    assert ("Cannot tell which loader reads" in capsys.readouterr().err)
+    assert main(["load", "x.edf", "--to", "x.nc", "--arg", "novalue"]) == 2
+    assert ("Invalid value for '--arg': expected KEY=VALUE; got 'novalue'."
+            in capsys.readouterr().err)
+    assert main(["load", "dataset:nitime-fmri", "--to", str(tmp_path / "f.nc")]) == 2
+    assert ("Dataset 'nitime-fmri' has 3 files; name one as 'dataset:nitime-fmri/FILE' (one of "
+            "fmri_timeseries.csv, fmri1.nii.gz, fmri2.nii.gz)." in capsys.readouterr().err)
+
+
+def test_load_files_and_packaged_datasets(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    table = tmp_path / "rois.csv"
+    pd.DataFrame({"V1": [1.0, 2.0, 3.0], "IT": [0.5, 0.25, 0.0]}).to_csv(table, index=False)
+    assert main(["load", str(table), "--to", str(tmp_path / "rois.nc"), "--arg", "tr=2.0"]) == 0
+    da = bb.load(tmp_path / "rois.nc")
+    assert da.dims == ("time", "unit") and list(da["unit"].values) == ["V1", "IT"]
+    np.testing.assert_array_equal(da.sel(unit="IT").values, [0.5, 0.25, 0.0])
+    assert da.attrs["sampling_rate"] == 0.5
+    capsys.readouterr()
+    assert main(["load", "dataset:nitime-grasshopper", "--to", str(tmp_path / "g.nc"),
+                 "--arg", "condition=2"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"wrote {tmp_path / 'g-spikes.nc'}",
+                                                    f"wrote {tmp_path / 'g-stimulus.nc'}"]
+    assert int(bb.load(tmp_path / "g-spikes.nc").sum()) == 868  # spike times in the file
+    assert main(["load", "dataset:nitime-fmri/fmri_timeseries.csv", "--to",
+                 str(tmp_path / "n.nc")]) == 0
+    assert bb.load(tmp_path / "n.nc").shape == (250, 31)

@@ -6,7 +6,10 @@ import importlib
 import pytest
 
 MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
-           "brainbridge._storage", "brainbridge._extract", "brainbridge._interop"]
+           "brainbridge._storage", "brainbridge._extract", "brainbridge._interop",
+           "brainbridge.loaders._eeg", "brainbridge.loaders._spikes",
+           "brainbridge.loaders._calcium", "brainbridge.loaders._manifests",
+           "brainbridge.loaders._celegans", "brainbridge.loaders._fmri"]
 
 
 @pytest.mark.parametrize("name", MODULES)
