@@ -1,3 +1,39 @@
-"""Shared analyses: RSA, CKA, Ricci curvature, encoding scores, neuron-level statistics."""
+"""Shared analyses: RSA, CKA, statistics (and, later, curvature, encoding and neuron-level ones).
 
-__all__: list[str] = []
+Every function takes assemblies (or plain arrays) and returns xarray objects or numbers.
+Names are imported on first use.
+"""
+
+from __future__ import annotations
+
+from .._lazy import attach
+
+_EXPORTS = {
+    "rdm": "._rdm",
+    "rdm_vector": "._rdm",
+    "noise_precision": "._rdm",
+    "to_rsatoolbox_rdms": "._rdm",
+    "from_rsatoolbox_rdms": "._rdm",
+    "RDM_METHODS": "._rdm",
+    "NOISE_METHODS": "._rdm",
+    "compare_rdms": "._compare",
+    "COMPARE_METHODS": "._compare",
+    "COMPARE_ALIASES": "._compare",
+    "cka": "._cka",
+    "KERNELS": "._cka",
+    "LINEAR_FORMS": "._cka",
+    "noise_ceiling": "._stats",
+    "bootstrap": "._stats",
+    "permutation_test": "._stats",
+    "pool_rdms": "._stats",
+    "NoiseCeiling": "._stats",
+    "PermutationResult": "._stats",
+    "rsa": "._rsa",
+    "plot_rdm": "._plots",
+    "plot_mds": "._plots",
+    "plot_model_comparison": "._plots",
+    "plot_matrix": "._plots",
+}
+
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -89,6 +89,7 @@ def write_nifti(path: Path, n_volumes: int) -> None:
 def child(case: str, path: str) -> None:
     """One load in this (fresh) process; prints its peak RSS and timings as JSON."""
     import nibabel as nib
+
     from brainbridge.loaders import load_fmri
 
     base = peak_rss_mb()

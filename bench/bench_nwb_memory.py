@@ -116,6 +116,7 @@ def child_write(path: str, n_frames: int, n_rois: int) -> dict:
 def child_import() -> dict:
     import dask.array  # noqa: F401
     import pynwb  # noqa: F401
+
     from brainbridge.loaders import load_calcium  # noqa: F401
 
     return {"peak_mb": peak_rss_mb()}

@@ -10,6 +10,8 @@ Attributes are imported on first use, so that ``import brainbridge`` (and the CL
 
 from __future__ import annotations
 
+from ._lazy import attach
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -29,7 +31,6 @@ _EXPORTS = {
     "resolve_device": "._config",
 }
 
-from ._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
 __all__ += ["__version__"]

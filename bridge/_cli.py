@@ -232,6 +232,73 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two assembly files with RSA or CKA; write the result and a figure."""
+    import xarray as xr
+
+    from ._storage import load
+
+    a, b = load(args.a), load(args.b)
+    if args.method == "rsa":
+        from brainbridge.analyses import rsa
+
+        result = rsa(a, b, method=args.rdm, compare=args.compare, by_x=args.by_a,
+                     by_y=args.by_b, n_boot=args.n_boot, random_state=args.seed,
+                     device=args.device, progress=not args.quiet)
+        table = result["similarity"]
+    else:
+        from brainbridge.analyses import cka
+
+        table = cka(a, b, kernel=args.kernel, debiased=args.debiased, by_x=args.by_a,
+                    by_y=args.by_b, device=args.device)
+        result = xr.Dataset({"cka": table}, attrs={"kernel": args.kernel,
+                                                   "debiased": int(args.debiased)})
+    result.attrs.update({"a": str(args.a), "b": str(args.b), "method": args.method})
+    _write_dataset(result, args.out)
+    _out(f"wrote {args.out}")
+    if args.figure:
+        _compare_figure(result, table, args.figure)
+        _out(f"wrote {args.figure}")
+    if table.ndim <= 2 and table.size <= 400:
+        _out(table.to_pandas().to_string() if table.ndim else f"{args.method}: {float(table):.4f}")
+    return 0
+
+
+def _write_dataset(ds: Any, path: str) -> None:
+    from ._storage import atomic_path
+
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+
+
+def _compare_figure(result: Any, table: Any, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from brainbridge.analyses import plot_matrix, plot_model_comparison, plot_rdm
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    if "score" in result:
+        plot_model_comparison(result, ax=ax)
+    elif table.ndim == 2:
+        plot_matrix(table, ax=ax)
+    elif table.ndim == 1:
+        table.to_pandas().plot.bar(ax=ax)
+    elif "rdm_x" in result and result["rdm_x"].ndim == 2:
+        plot_rdm(result["rdm_x"], ax=ax)
+    else:
+        ax.text(0.5, 0.5, f"{float(table):.3f}", ha="center", va="center", fontsize=30)
+        ax.set_axis_off()
+    fig.tight_layout()
+    from ._storage import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
+    plt.close(fig)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainbridge",
@@ -290,6 +357,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="loader option, repeatable; values are read as YAML (e.g. --arg tr=2.0)")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser(
+        "compare", parents=[common], help="RSA or CKA between two assembly files",
+        description="Align two assemblies on their stimuli and compare their representations. "
+                    "Example: brainbridge compare model.nc brain.nc --method rsa --by-a layer "
+                    "--n-boot 1000 --out rsa.nc --figure rsa.png")
+    p.add_argument("a", help="first assembly file (.nc or .zarr)")
+    p.add_argument("b", help="second assembly file")
+    p.add_argument("--method", choices=["rsa", "cka"], default="rsa")
+    p.add_argument("--rdm", default="correlation", help="RDM method for rsa (default correlation)")
+    p.add_argument("--compare", default="spearman", help="RDM comparison for rsa (default spearman)")
+    p.add_argument("--kernel", default="linear", help="CKA kernel: linear or rbf")
+    p.add_argument("--debiased", action="store_true", help="unbiased HSIC for CKA")
+    p.add_argument("--by-a", default=None, help="unit coord splitting A (e.g. layer)")
+    p.add_argument("--by-b", default=None, help="unit coord splitting B (e.g. region)")
+    p.add_argument("--n-boot", type=int, default=0, help="bootstrap samples over stimuli (rsa)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="result file (.nc)")
+    p.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

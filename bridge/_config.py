@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,20 @@ def resolve_device(device: Any = "auto") -> Any:
             "CUDA device. Use device='cpu' or 'auto'."
         )
     return dev
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the body with ``n`` torch intra-op threads, restoring the previous number after.
+
+    Loops over many tiny tensor operations (bootstrap samples, permutations) are dominated
+    by thread hand-off, not arithmetic; one thread is faster there.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -6,6 +6,8 @@ Names are imported on first use, so heavy readers (mne, nilearn, pynwb) load onl
 
 from __future__ import annotations
 
+from .._lazy import attach
+
 _EXPORTS = {
     "load_eeg": "._eeg",
     "load_fmri": "._fmri",
@@ -22,6 +24,5 @@ _EXPORTS = {
     "fetch": "._manifests",
 }
 
-from .._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -120,3 +120,33 @@ def test_load_files_and_packaged_datasets(tmp_path, capsys):
     assert main(["load", "dataset:nitime-fmri/fmri_timeseries.csv", "--to",
                  str(tmp_path / "n.nc")]) == 0
     assert bb.load(tmp_path / "n.nc").shape == (250, 31)
+
+
+def test_compare_rsa_and_cka(tmp_path, capsys, rng):
+    latent = rng.normal(size=(12, 5))
+    ids = [f"s{i}" for i in range(12)]
+    model = bb.assembly(np.concatenate([latent @ rng.normal(size=(5, 8)),
+                                        rng.normal(size=(12, 8))], axis=1),
+                        dims=("stimulus", "unit"), modality="ann",
+                        coords={"stimulus": ids, "layer": ("unit", ["a"] * 8 + ["b"] * 8)})
+    brain = bb.assembly(latent @ rng.normal(size=(5, 10)), dims=("stimulus", "unit"),
+                        modality="fmri", coords={"stimulus": ids[::-1]})
+    bb.save(model, tmp_path / "m.nc")
+    bb.save(brain[::-1], tmp_path / "b.nc")
+    code = main(["compare", str(tmp_path / "m.nc"), str(tmp_path / "b.nc"), "--by-a", "layer",
+                 "--n-boot", "20", "--out", str(tmp_path / "rsa.nc"), "--figure",
+                 str(tmp_path / "rsa.png"), "-q"])
+    assert code == 0
+    import xarray as xr
+
+    from brainbridge.analyses import cka, rsa
+
+    result = xr.load_dataset(tmp_path / "rsa.nc", engine="h5netcdf")
+    expected = rsa(model, brain, by_x="layer", device="cpu")["similarity"]
+    np.testing.assert_allclose(result["similarity"].values, expected.values)
+    assert (tmp_path / "rsa.png").stat().st_size > 1000
+    assert main(["compare", str(tmp_path / "m.nc"), str(tmp_path / "b.nc"), "--method", "cka",
+                 "--out", str(tmp_path / "cka.nc"), "-q"]) == 0
+    value = float(xr.load_dataset(tmp_path / "cka.nc", engine="h5netcdf")["cka"])
+    assert value == pytest.approx(float(cka(model, brain, device="cpu")))
+    assert f"cka: {value:.4f}" in capsys.readouterr().out

@@ -9,7 +9,9 @@ MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
            "brainbridge._storage", "brainbridge._extract", "brainbridge._interop",
            "brainbridge.loaders._eeg", "brainbridge.loaders._spikes",
            "brainbridge.loaders._calcium", "brainbridge.loaders._manifests",
-           "brainbridge.loaders._celegans", "brainbridge.loaders._fmri"]
+           "brainbridge.loaders._celegans", "brainbridge.loaders._fmri",
+           "brainbridge.analyses._rdm", "brainbridge.analyses._compare", "brainbridge.analyses._cka",
+           "brainbridge.analyses._rsa"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 import h5py
 import numpy as np
 import pytest
-from brainbridge.loaders import load_calcium
 from loader_checks import check_loader
+
+from brainbridge.loaders import load_calcium
 
 RATE = 30.0
 START = 2.0

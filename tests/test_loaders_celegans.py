@@ -10,11 +10,13 @@ import pickle
 import re
 from pathlib import Path
 
-import brainbridge as bb
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from loader_checks import check_assembly, check_loader
+
+import brainbridge as bb
 from brainbridge.loaders import (
     CONNECTOMES,
     NEURONS,
@@ -22,7 +24,6 @@ from brainbridge.loaders import (
     load_celegans_connectome,
     load_celegans_funatlas,
 )
-from loader_checks import check_assembly, check_loader
 
 
 def _package_dir(name: str) -> Path:

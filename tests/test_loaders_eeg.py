@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from loader_checks import check_loader
+
 from brainbridge.loaders import load_eeg
 from brainbridge.loaders._common import package_data
-from loader_checks import check_loader
 
 mne = pytest.importorskip("mne")
 

@@ -14,11 +14,12 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from brainbridge.loaders import load_fmri
-from brainbridge.loaders._common import package_data
 from loader_checks import check_loader
 from nilearn import datasets, image
 from nilearn.maskers import NiftiLabelsMasker, NiftiMasker
+
+from brainbridge.loaders import load_fmri
+from brainbridge.loaders._common import package_data
 
 INSTALL = "pip install nitime==0.12.1"
 ROI_TABLE = package_data("nitime", "data", "fmri_timeseries.csv", install=INSTALL)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from brainbridge.loaders import load_grasshopper, load_spikes
 from loader_checks import check_loader
+
+from brainbridge.loaders import load_grasshopper, load_spikes
 
 NITIME_DATA = Path(importlib.util.find_spec("nitime").submodule_search_locations[0]) / "data"
 

@@ -1,0 +1,363 @@
+"""Comparing RDMs, many against many: rsatoolbox's similarity measures, in torch.
+
+Each measure equals ``rsatoolbox.rdm.compare(a, b, method=...)`` (rsatoolbox 0.3, default
+``sigma_k=None``) on the same RDMs; tested in float64 at 1e-8 relative. Kendall's tau-a
+counts discordant pairs by merge sort in ``O(n log n)`` per pair of RDMs (``n`` = number
+of stimulus pairs), where rsatoolbox calls scipy's private ``_kendall_dis``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.stats import rankdata
+
+from .._checks import AssemblyError, _check_option
+from .._config import resolve_device
+from ._rdm import _ids, _square_dims, from_rsatoolbox_rdms
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["compare_rdms", "COMPARE_METHODS", "COMPARE_ALIASES"]
+
+
+# --------------------------------------------------------------------------------------
+# kernels: va (A, P), vb (B, P) float64 numpy -> (A, B)
+# --------------------------------------------------------------------------------------
+
+def _cosine_t(va: Any, vb: Any) -> Any:
+    """Cosine of every row of ``va`` with every row of ``vb``; 0 where a norm is 0."""
+    import torch
+
+    na = torch.linalg.vector_norm(va, dim=-1)
+    nb = torch.linalg.vector_norm(vb, dim=-1)
+    out = torch.matmul(va, vb.T) / (na[:, None] * nb[None, :])
+    zero = (na[:, None] == 0) | (nb[None, :] == 0)
+    return torch.where(zero, torch.zeros_like(out), out)
+
+
+def _center(v: Any) -> Any:
+    return v - v.mean(dim=-1, keepdim=True)
+
+
+def _m_cosine(va: Any, vb: Any, ctx: dict) -> Any:
+    return _cosine_t(va, vb)
+
+
+def _m_corr(va: Any, vb: Any, ctx: dict) -> Any:
+    return _cosine_t(_center(va), _center(vb))
+
+
+def _ranks(v: Any) -> Any:
+    import torch
+
+    r = rankdata(v.cpu().numpy(), axis=-1)  # average ranks for ties, like rsatoolbox
+    return torch.as_tensor(r, dtype=torch.float64, device=v.device)
+
+
+def _m_spearman(va: Any, vb: Any, ctx: dict) -> Any:
+    return _cosine_t(_center(_ranks(va)), _center(_ranks(vb)))
+
+
+def _m_rho_a(va: Any, vb: Any, ctx: dict) -> Any:
+    import torch
+
+    n = va.shape[-1]
+    ra, rb = _center(_ranks(va)), _center(_ranks(vb))
+    return torch.matmul(ra, rb.T) * (12.0 / (float(n) ** 3 - n))
+
+
+def _double_centered(v: Any, n: int) -> Any:
+    """``H (-D/2) H`` of each RDM vector, flattened to ``(n_rdm, n * n)``."""
+    import torch
+
+    iu, ju = np.triu_indices(n, k=1)
+    w = torch.zeros((v.shape[0], n, n), dtype=v.dtype, device=v.device)
+    w[:, iu, ju] = -0.5 * v
+    w[:, ju, iu] = -0.5 * v
+    row = w.mean(dim=-1, keepdim=True)
+    g = w - row - row.transpose(-1, -2) + w.mean(dim=(-1, -2), keepdim=True)
+    return g.reshape(v.shape[0], n * n)
+
+
+def _m_cosine_cov(va: Any, vb: Any, ctx: dict) -> Any:
+    return _cosine_t(_double_centered(va, ctx["n"]), _double_centered(vb, ctx["n"]))
+
+
+def _m_corr_cov(va: Any, vb: Any, ctx: dict) -> Any:
+    return _m_cosine_cov(_center(va), _center(vb), ctx)
+
+
+def _dense_ranks(v: np.ndarray) -> np.ndarray:
+    return np.unique(v, return_inverse=True)[1].astype(np.int64)
+
+
+def _pairs_tied(ranks: np.ndarray) -> int:
+    cnt = np.bincount(ranks)
+    return int((cnt * (cnt - 1) // 2).sum())
+
+
+def _count_inversions(y: np.ndarray, base: int = 32) -> int:
+    """Number of pairs ``i < j`` with ``y[i] > y[j]``, by bottom-up merge sort.
+
+    ``y`` holds non-negative integers; it is padded to a power of two with a value larger
+    than all of them (padding adds no inversion). Blocks of ``base`` elements are counted
+    by direct comparison and sorted; then each level merges pairs of sorted blocks of
+    width ``w`` with one stable argsort per row: a right-block element that lands at
+    position ``p`` of the merged row as the ``q``-th right element has ``p - q`` left
+    elements at or below it, hence ``w - p + q`` above it. ``O(n log n)`` work.
+    """
+    n = y.size
+    if n < 2:
+        return 0
+    size = max(1 << int(np.ceil(np.log2(n))), base)
+    a = np.full(size, int(y.max()) + 1, dtype=np.int64)
+    a[:n] = y
+    rows = a.reshape(-1, base)
+    upper = np.triu(np.ones((base, base), dtype=bool), k=1)
+    total = 0
+    for s in range(0, rows.shape[0], 4096):
+        r = rows[s:s + 4096]
+        total += int(((r[:, :, None] > r[:, None, :]) & upper).sum())
+    a = np.sort(rows, axis=1).ravel()
+    w = base
+    while w < size:
+        rows = a.reshape(-1, 2 * w)
+        idx = np.argsort(rows, axis=1, kind="stable")
+        pos = np.nonzero(idx >= w)[1]
+        total += rows.shape[0] * (w * w + w * (w - 1) // 2) - int(pos.sum())
+        a = np.take_along_axis(rows, idx, axis=1).ravel()
+        w *= 2
+    return total
+
+
+def _tau_a(ra: np.ndarray, rb: np.ndarray, tie_a: int, tie_b: int) -> float:
+    """Kendall's tau-a of two dense-rank vectors (rsatoolbox's ``_tau_a``).
+
+    ``tau_a = (n_c - n_d) / (n (n - 1) / 2)`` with tied pairs counting as neither, i.e.
+    ``n_c - n_d = tot - ties_a - ties_b + ties_ab - 2 n_d``.
+    """
+    n = ra.size
+    key = ra * (int(rb.max()) + 1) + rb
+    order = np.argsort(key, kind="stable")
+    discordant = _count_inversions(rb[order])
+    sorted_key = key[order]
+    runs = np.diff(np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True]))
+    tie_ab = int((runs * (runs - 1) // 2).sum())
+    tot = n * (n - 1) // 2
+    tau = (tot - tie_a - tie_b + tie_ab - 2 * discordant) / tot
+    return min(1.0, max(-1.0, tau))
+
+
+def _m_tau_a(va: Any, vb: Any, ctx: dict) -> Any:
+    import torch
+
+    a, b = va.cpu().numpy(), vb.cpu().numpy()
+    ranks_a = [_dense_ranks(v) for v in a]
+    ranks_b = [_dense_ranks(v) for v in b]
+    ties_a = [_pairs_tied(r) for r in ranks_a]
+    ties_b = [_pairs_tied(r) for r in ranks_b]
+    out = np.empty((len(a), len(b)))
+    for i, (ra, ta) in enumerate(zip(ranks_a, ties_a, strict=True)):
+        for j, (rb, tb) in enumerate(zip(ranks_b, ties_b, strict=True)):
+            out[i, j] = _tau_a(ra, rb, ta, tb)
+    return torch.as_tensor(out)
+
+
+#: Comparison methods (similarities; larger is more similar): name -> kernel.
+COMPARE_METHODS: dict[str, Callable[[Any, Any, dict], Any]] = {
+    "cosine": _m_cosine,
+    "corr": _m_corr,
+    "spearman": _m_spearman,
+    "kendall_tau_a": _m_tau_a,
+    "rho_a": _m_rho_a,
+    "corr_cov": _m_corr_cov,
+    "cosine_cov": _m_cosine_cov,
+}
+
+#: Other accepted names (rsatoolbox's spelling) -> method.
+COMPARE_ALIASES: dict[str, str] = {"pearson": "corr", "tau-a": "kendall_tau_a",
+                                   "tau_a": "kendall_tau_a", "rho-a": "rho_a"}
+
+
+# --------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------
+
+def _as_square(x: Any, name: str) -> xr.DataArray:
+    if isinstance(x, xr.DataArray):
+        if "pair" in x.dims:
+            return _square_from_pairs(x, name)
+        _square_dims(x, name)
+        return x
+    if type(x).__name__ == "RDMs" and hasattr(x, "dissimilarities"):
+        return from_rsatoolbox_rdms(x)
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray) and x.ndim >= 2 and x.shape[-1] == x.shape[-2]:
+        batch = [f"rdm{i}" if x.ndim > 3 else "rdm" for i in range(x.ndim - 2)]
+        return xr.DataArray(x, dims=(*batch, "stimulus", "stimulus_"))
+    raise TypeError(
+        f"Invalid type for {name!r}: expected RDMs from rdm() (a DataArray with dims "
+        "(*batch, 'stimulus', 'stimulus_')), rdm_vector() output, an rsatoolbox RDMs object "
+        f"or an array (..., n, n); got {type(x).__name__}"
+        + (f" of shape {x.shape}" if hasattr(x, "shape") else "") + ".")
+
+
+def _square_from_pairs(v: xr.DataArray, name: str) -> xr.DataArray:
+    along = [str(k) for k, c in v.coords.items() if c.dims == ("pair",)]
+    firsts = [k for k in along if k + "_" in along]
+    if v.dims[-1] != "pair" or not firsts:
+        raise AssemblyError(
+            f"{name!r} has a 'pair' dim but not the layout of rdm_vector(): 'pair' last, with "
+            f"coords d and d + '_' along it; got dims {tuple(v.dims)}, coords on pair "
+            f"{along}. Pass the square RDM instead.")
+    d = firsts[0]
+    i_ids, j_ids = np.asarray(v[d].values), np.asarray(v[d + "_"].values)
+    n = int(round((1 + np.sqrt(1 + 8 * v.sizes["pair"])) / 2))
+    ids = np.r_[i_ids[:n - 1][:1], j_ids[:n - 1]]
+    iu, ju = np.triu_indices(n, k=1)
+    if not (np.array_equal(ids[iu], i_ids) and np.array_equal(ids[ju], j_ids)):
+        raise AssemblyError(
+            f"The pairs of {name!r} are not in rdm_vector()'s order (np.triu_indices). "
+            "Pass the square RDM instead.")
+    values = np.asarray(v.values)
+    square = np.zeros(values.shape[:-1] + (n, n))
+    square[..., iu, ju] = values
+    square[..., ju, iu] = values
+    batch = [str(b) for b in v.dims[:-1]]
+    coords = {k: c.variable for k, c in v.coords.items() if c.dims and set(c.dims) <= set(batch)}
+    coords.update({d: ids, d + "_": ids})
+    return xr.DataArray(square, dims=(*batch, d, d + "_"), coords=coords, attrs=dict(v.attrs))
+
+
+def _align_b(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
+    da0, _ = _square_dims(a, "a")
+    db0, db1 = _square_dims(b, "b")
+    ids_a, ids_b = np.asarray(_ids(a, da0)).astype(str), np.asarray(_ids(b, db0)).astype(str)
+    if np.array_equal(ids_a, ids_b):
+        return b
+    if ids_a.size == ids_b.size and set(ids_a) == set(ids_b):
+        pos = {s: i for i, s in enumerate(ids_b)}
+        order = np.array([pos[s] for s in ids_a])
+        logger.debug("Reordering the stimuli of 'b' to the order of 'a'.")
+        return b.isel({db0: order, db1: order})
+    only_a = [str(s) for s in ids_a if s not in set(ids_b)]
+    only_b = [str(s) for s in ids_b if s not in set(ids_a)]
+    raise ValueError(
+        f"The stimuli of 'a' and 'b' differ: 'a' has {ids_a.size}, 'b' has {ids_b.size}, "
+        f"{ids_a.size - len(only_a)} shared; only in 'a': {only_a[:5]}; only in 'b': "
+        f"{only_b[:5]}. Compute both RDMs on the same stimuli, e.g. "
+        "x, y = brainbridge.align(x, y) before rdm().")
+
+
+def _vectors(r: xr.DataArray) -> np.ndarray:
+    n = r.shape[-1]
+    iu, ju = np.triu_indices(n, k=1)
+    return np.asarray(r.values, dtype=np.float64)[..., iu, ju].reshape(-1, iu.size)
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+
+def compare_rdms(a: Any, b: Any, *, method: str = "spearman", device: Any = "auto") -> xr.DataArray:
+    r"""Similarity of every RDM in ``a`` with every RDM in ``b``.
+
+    On the upper-triangle vectors ``u``, ``v`` (``n`` stimulus pairs):
+
+    ================ ============================================================
+    method           similarity
+    ================ ============================================================
+    cosine           ``u.v / (|u| |v|)`` (0 when a vector is all zero)
+    corr             Pearson r (alias ``"pearson"``)
+    spearman         Pearson r of the ranks (ties get average ranks)
+    kendall_tau_a    ``(n_concordant - n_discordant) / (n (n - 1) / 2)``; tied pairs
+                     count as neither (aliases ``"tau-a"``, ``"tau_a"``)
+    rho_a            ``12 sum_k (R(u)_k - mean)(R(v)_k - mean) / (n^3 - n)`` (alias
+                     ``"rho-a"``)
+    cosine_cov       cosine of the double-centred matrices ``G = H (-D/2) H`` in the
+                     Frobenius inner product: whitened cosine for independent
+                     pattern noise (rsatoolbox, ``sigma_k=None``)
+    corr_cov         ``cosine_cov`` after subtracting each vector's mean
+    ================ ============================================================
+
+    Each equals ``rsatoolbox.rdm.compare(a, b, method=...)``. A NaN dissimilarity drops
+    that pair from every comparison; NaNs must sit at the same pairs in ``a`` and ``b``.
+    Products run in torch in float64; tau-a counts discordant pairs with a merge sort on
+    the CPU (``O(n log n)`` per pair of RDMs).
+
+    Parameters
+    ----------
+    a, b : DataArray, rsatoolbox RDMs or ndarray
+        RDMs as :func:`rdm` returns them (dims ``(*batch, d, d + "_")``), their
+        :func:`rdm_vector`, an ``rsatoolbox.rdm.RDMs`` object, or an array
+        ``(..., n, n)``. Both must hold the same stimuli; ``b`` is reordered to ``a``'s
+        order if needed.
+    method : str, default="spearman"
+        One of :data:`COMPARE_METHODS` or an alias in :data:`COMPARE_ALIASES`.
+    device : str or torch.device, default="auto"
+
+    Returns
+    -------
+    DataArray, dims ``(*batch_a, *batch_b)``
+        A batch dim of ``b`` whose name is also in ``a`` gets the suffix ``"_b"``. With one
+        RDM on each side the result is 0-d (``float(result)`` gives the number).
+        ``attrs["method"]`` is the canonical method name.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> d = [[0., 1, 2], [1, 0, 3], [2, 3, 0]]
+    >>> a = xr.DataArray(d, dims=("stimulus", "stimulus_"))
+    >>> b = a.copy(data=[[0., 1, 3], [1, 0, 2], [3, 2, 0]])
+    >>> round(float(compare_rdms(a, b, method="corr", device="cpu")), 6)
+    0.5
+    """
+    import torch
+
+    method = _check_option("method", method, [*COMPARE_METHODS, *COMPARE_ALIASES])
+    method = COMPARE_ALIASES.get(method, method)
+    ra, rb = _as_square(a, "a"), _as_square(b, "b")
+    rb = _align_b(ra, rb)
+    va, vb = _vectors(ra), _vectors(rb)
+    nan_a, nan_b = np.isnan(va).any(axis=0), np.isnan(vb).any(axis=0)
+    if not np.array_equal(nan_a, nan_b):
+        raise ValueError(
+            f"'a' has NaN at {int(nan_a.sum())} stimulus pairs and 'b' at "
+            f"{int(nan_b.sum())}, not the same ones. Set the same pairs to NaN in both.")
+    n_stim = ra.shape[-1]
+    if nan_a.any():
+        if method in ("cosine_cov", "corr_cov"):
+            raise ValueError(
+                f"method={method!r} needs complete RDMs; {int(nan_a.sum())} stimulus pairs "
+                "are NaN. Drop the stimuli with missing values, or use method='corr'.")
+        va, vb = va[:, ~nan_a], vb[:, ~nan_a]
+    if va.shape[1] < 2:
+        raise ValueError(f"Comparing RDMs needs at least 2 stimulus pairs (3 stimuli); got "
+                         f"{va.shape[1]}.")
+    dev = resolve_device(device)
+    ta = torch.as_tensor(va, device=dev)
+    tb = torch.as_tensor(vb, device=dev)
+    sim = COMPARE_METHODS[method](ta, tb, {"n": n_stim}).cpu().numpy()
+    return _wrap(sim, ra, rb, method)
+
+
+def _wrap(sim: np.ndarray, ra: xr.DataArray, rb: xr.DataArray, method: str) -> xr.DataArray:
+    batch_a = [str(d) for d in ra.dims[:-2]]
+    batch_b = [str(d) for d in rb.dims[:-2]]
+    rename = {d: (d + "_b" if d in batch_a else d) for d in batch_b}
+    shape = [ra.sizes[d] for d in batch_a] + [rb.sizes[d] for d in batch_b]
+    coords: dict[Hashable, Any] = {}
+    for r, batch, ren in ((ra, batch_a, {}), (rb, batch_b, rename)):
+        for k, c in r.coords.items():
+            if c.dims and set(c.dims) <= set(batch):
+                new = ren.get(str(k), str(k) + "_b" if str(k) in coords else str(k))
+                coords[new] = ([ren.get(str(d), str(d)) for d in c.dims], np.asarray(c.values))
+    dims = batch_a + [rename[d] for d in batch_b]
+    return xr.DataArray(sim.reshape(shape), dims=dims, coords=coords,
+                        attrs={"method": method}, name="similarity")

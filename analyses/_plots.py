@@ -1,0 +1,138 @@
+"""Figures for representational comparisons. Each draws into the axes it is given (or a new one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .._checks import _soft_import
+
+
+def _axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    plt = _soft_import("matplotlib.pyplot", "plotting", "plot")
+    return plt.subplots(figsize=(5, 4))[1]
+
+
+def _square(r: xr.DataArray, name: str) -> tuple[np.ndarray, list[str]]:
+    if r.ndim != 2 or r.dims[1] != f"{r.dims[0]}_":
+        raise ValueError(
+            f"{name!r} must be one RDM with dims (d, d + '_'), e.g. ('stimulus', 'stimulus_'); got "
+            f"dims {tuple(r.dims)}. Select one first, e.g. r.sel(layer=...).")
+    d = r.dims[0]
+    labels = [str(v) for v in r[d].values] if d in r.coords else [str(i) for i in range(r.shape[0])]
+    return np.asarray(r.values, dtype=float), labels
+
+
+def plot_rdm(r: xr.DataArray, *, ax: Any = None, labels: bool | None = None,
+             cmap: str = "viridis") -> Any:
+    """Heatmap of one RDM with stimulus labels (shown when there are at most 40 stimuli)."""
+    values, names = _square(r, "r")
+    ax = _axes(ax)
+    image = ax.imshow(values, cmap=cmap, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
+                       label=f"dissimilarity ({r.attrs.get('method', '?')})")
+    if labels if labels is not None else len(names) <= 40:
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_title(str(r.name or "RDM"))
+    return ax
+
+
+def classical_mds(d: np.ndarray, n_components: int = 2) -> np.ndarray:
+    """Classical (Torgerson) MDS: coordinates whose distances best match ``d``.
+
+    ``B = -1/2 J D**2 J`` with ``J`` the centring matrix; the coordinates are the top
+    eigenvectors of ``B`` scaled by the square roots of their (non-negative) eigenvalues.
+    Exact when ``d`` is a Euclidean distance matrix of points in ``n_components`` dims.
+    """
+    d = np.asarray(d, dtype=float)
+    n = d.shape[0]
+    j = np.eye(n) - 1.0 / n
+    b = -0.5 * j @ (d**2) @ j
+    vals, vecs = np.linalg.eigh((b + b.T) / 2)
+    top = np.argsort(vals)[::-1][:n_components]
+    return vecs[:, top] * np.sqrt(np.clip(vals[top], 0, None))
+
+
+def plot_mds(r: xr.DataArray, *, ax: Any = None, labels: bool | None = None) -> Any:
+    """Two-dimensional classical MDS of one RDM (see :func:`classical_mds`).
+
+    RDMs of squared distances (``sqeuclidean``, ``mahalanobis``, ``crossnobis``) are
+    square-rooted first (negative crossnobis estimates are clipped at zero).
+    """
+    values, names = _square(r, "r")
+    values = np.nan_to_num((values + values.T) / 2)
+    if r.attrs.get("method") in ("sqeuclidean", "mahalanobis", "crossnobis"):
+        values = np.sqrt(np.clip(values, 0, None))
+    points = classical_mds(values)
+    ax = _axes(ax)
+    ax.scatter(points[:, 0], points[:, 1], s=18)
+    if labels if labels is not None else len(names) <= 40:
+        for (px, py), name in zip(points, names):
+            ax.annotate(name, (px, py), fontsize=7, xytext=(2, 2), textcoords="offset points")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("MDS")
+    return ax
+
+
+def plot_model_comparison(result: xr.Dataset, *, ax: Any = None, alpha: float = 0.05) -> Any:
+    """Bars of model scores with confidence intervals, the noise-ceiling band and marks.
+
+    ``result`` is what :func:`bootstrap` (or :func:`rsa` with ``n_boot``) returns. A star
+    above a bar marks a score above zero at level ``alpha`` (one-sided bootstrap p); the grey
+    band spans the noise ceiling's lower and upper bounds.
+    """
+    missing = [k for k in ("score", "ci_low", "ci_high", "p_zero") if k not in result]
+    if missing:
+        raise ValueError(
+            f"'result' lacks {', '.join(missing)}; pass the Dataset returned by bootstrap() or "
+            "rsa(..., n_boot=1000).")
+    ax = _axes(ax)
+    names = [str(v) for v in result["model"].values]
+    score = result["score"].values
+    x = np.arange(len(names))
+    err = np.stack([score - result["ci_low"].values, result["ci_high"].values - score])
+    ax.bar(x, score, color="#4C72B0", yerr=err, capsize=3)
+    low, high = float(result["noise_lower"]), float(result["noise_upper"])
+    if np.isfinite(low) and np.isfinite(high):
+        ax.axhspan(low, high, color="0.8", alpha=0.7, zorder=0, label="noise ceiling")
+        ax.legend(loc="upper right", fontsize=8)
+    top = np.nanmax(np.r_[result["ci_high"].values, high if np.isfinite(high) else -np.inf])
+    for xi, p in zip(x, result["p_zero"].values):
+        if p < alpha:
+            ax.text(xi, top * 1.02 if top > 0 else 0.02, "*", ha="center", fontsize=12)
+    ax.set_xticks(x, names, rotation=45, ha="right")
+    ax.set_ylabel(f"RDM similarity ({result.attrs.get('method', '')})")
+    ax.axhline(0, color="k", lw=0.8)
+    return ax
+
+
+def plot_matrix(m: xr.DataArray, *, ax: Any = None, cmap: str = "magma", vmin: float | None = 0.0,
+                vmax: float | None = 1.0, annotate: bool | None = None) -> Any:
+    """Heatmap of a 2-D score matrix, e.g. layer x layer CKA or layer x region RSA."""
+    if m.ndim != 2:
+        raise ValueError(f"'m' must be 2-D; got dims {tuple(m.dims)}. Select or average first.")
+    ax = _axes(ax)
+    values = np.asarray(m.values, dtype=float)
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=str(m.name or "score"))
+    rows = [str(v) for v in (m[m.dims[0]].values if m.dims[0] in m.coords else range(m.shape[0]))]
+    cols = [str(v) for v in (m[m.dims[1]].values if m.dims[1] in m.coords else range(m.shape[1]))]
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=7)
+    ax.set_ylabel(str(m.dims[0]))
+    ax.set_xlabel(str(m.dims[1]))
+    if annotate if annotate is not None else values.size <= 64:
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="w" if v < 0.5 * (vmax or 1) else "k")
+    return ax
