@@ -1,3 +1,17 @@
-"""Encoding models: ridge, banded ridge and attention readout (issue #5)."""
+"""Encoding models: ridge, banded ridge and attention readout, plus FIR delays.
 
-__all__: list[str] = []
+Every encoder follows the scikit-learn estimator contract. Names are imported on first use.
+"""
+
+from __future__ import annotations
+
+from .._lazy import attach
+
+_EXPORTS = {
+    "RidgeEncoder": "._ridge",
+    "BandedRidgeEncoder": "._banded",
+    "AttentionReadout": "._attention",
+    "lagged": "._lagged",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

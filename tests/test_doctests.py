@@ -11,7 +11,8 @@ MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
            "brainbridge.loaders._calcium", "brainbridge.loaders._manifests",
            "brainbridge.loaders._celegans", "brainbridge.loaders._fmri",
            "brainbridge.analyses._rdm", "brainbridge.analyses._compare", "brainbridge.analyses._cka",
-           "brainbridge.analyses._rsa"]
+           "brainbridge.analyses._rsa", "brainbridge.analyses._encoding",
+           "brainbridge.encoders._lagged", "brainbridge.encoders._attention"]
 
 
 @pytest.mark.parametrize("name", MODULES)
