@@ -150,3 +150,32 @@ def test_compare_rsa_and_cka(tmp_path, capsys, rng):
     value = float(xr.load_dataset(tmp_path / "cka.nc", engine="h5netcdf")["cka"])
     assert value == pytest.approx(float(cka(model, brain, device="cpu")))
     assert f"cka: {value:.4f}" in capsys.readouterr().out
+
+
+def test_encode_writes_scores_and_figure(tmp_path, capsys, rng):
+    from sklearn.linear_model import RidgeCV
+
+    from brainbridge.analyses import encoding_score
+
+    n, p = 60, 6
+    x = rng.normal(size=(n, p))
+    ids = [f"s{i}" for i in range(n)]
+    features = bb.assembly(x, dims=("stimulus", "unit"), modality="ann",
+                           coords={"stimulus": ids})
+    responses = bb.assembly(x @ rng.normal(size=(p, 4)) + rng.normal(size=(n, 4)),
+                            dims=("stimulus", "unit"), modality="eeg", units="V",
+                            coords={"stimulus": ids, "x": ("unit", [0.0, 1, 0, 1]),
+                                    "y": ("unit", [0.0, 0, 1, 1])})
+    bb.save(features, tmp_path / "f.nc")
+    bb.save(responses, tmp_path / "r.nc")
+    code = main(["encode", str(tmp_path / "f.nc"), str(tmp_path / "r.nc"), "--encoder",
+                 "sklearn.linear_model:RidgeCV", "--out", str(tmp_path / "s.nc"), "--figure",
+                 str(tmp_path / "s.png"), "-q"])
+    assert code == 0
+    import xarray as xr
+
+    scores = xr.load_dataset(tmp_path / "s.nc", engine="h5netcdf")
+    expected = encoding_score(features, responses, encoder=RidgeCV(), random_state=0)
+    np.testing.assert_allclose(scores["r"].values, expected["r"].values)
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert "held-out Pearson r over 4 units" in capsys.readouterr().out
