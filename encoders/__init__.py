@@ -9,7 +9,13 @@ from .._lazy import attach
 
 _EXPORTS = {
     "RidgeEncoder": "._ridge",
+    "fit_distributed": "._ridge",
+    "solve_ridge_cv": "._solvers",
+    "RidgeCVResult": "._solvers",
+    "DEFAULT_ALPHAS": "._solvers",
     "BandedRidgeEncoder": "._banded",
+    "solve_banded_ridge_random_search": "._banded",
+    "split_r2_score": "._banded",
     "AttentionReadout": "._attention",
     "lagged": "._lagged",
 }

@@ -12,7 +12,9 @@ MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
            "brainbridge.loaders._celegans", "brainbridge.loaders._fmri",
            "brainbridge.analyses._rdm", "brainbridge.analyses._compare", "brainbridge.analyses._cka",
            "brainbridge.analyses._rsa", "brainbridge.analyses._encoding",
-           "brainbridge.encoders._lagged", "brainbridge.encoders._attention"]
+           "brainbridge.encoders._lagged", "brainbridge.encoders._attention",
+           "brainbridge.encoders._solvers", "brainbridge.encoders._ridge",
+           "brainbridge.encoders._banded"]
 
 
 @pytest.mark.parametrize("name", MODULES)
