@@ -282,6 +282,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         features = lagged(features, delays, groups=args.groups)
     scores = encoding_score(features, responses, encoder=encoder, cv=args.cv,
                             groups=args.groups, random_state=args.seed)
+    scores.attrs["modality"] = responses.attrs.get("modality", "")
     _write_dataset(scores, args.out)
     _out(f"wrote {args.out}")
     r = scores["r"]
@@ -310,22 +311,51 @@ def _encode_figure(scores: Any, path: str) -> None:
     ax.set_xlabel("held-out Pearson r")
     ax.set_ylabel("units")
     ax.set_title("encoding scores")
-    if has_map:  # sensor / voxel positions: a top view coloured by score
-        ax = axes[0, 1]
-        order = np.argsort(np.asarray(r.values))
-        points = ax.scatter(np.asarray(r["x"].values)[order], np.asarray(r["y"].values)[order],
-                            c=np.asarray(r.values)[order], cmap="viridis", s=25)
-        fig.colorbar(points, ax=ax, label="r")
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title("scores by position (top view)")
-        ax.set_xticks([])
-        ax.set_yticks([])
+    if has_map:
+        _score_map(r, scores.attrs.get("modality", ""), axes[0, 1], fig)
     fig.tight_layout()
     from ._storage import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
     plt.close(fig)
+
+
+def _score_map(r: Any, modality: str, ax: Any, fig: Any) -> None:
+    """Scores at their positions: an mne topomap for EEG/MEG sensors, glass-brain markers
+    (nilearn) for fMRI voxels or ROIs in mm, else a plain top-view scatter."""
+    import numpy as np
+
+    values = np.asarray(r.values, dtype=float)
+    xyz = np.stack([np.asarray(r[c].values, dtype=float) for c in ("x", "y", "z") if c in r.coords],
+                   axis=1)
+    ok = np.isfinite(values) & np.isfinite(xyz).all(axis=1)
+    if modality in ("eeg", "meg") and ok.sum() >= 4:
+        import mne
+
+        try:
+            image, _ = mne.viz.plot_topomap(values[ok], xyz[ok, :2], axes=ax, show=False,
+                                            cmap="viridis", sphere=None)
+        except (RuntimeError, ValueError) as err:  # degenerate layouts (e.g. collinear sensors)
+            logger.warning("no topomap (%s); drawing the sensors as points instead", err)
+            ax.clear()
+        else:
+            fig.colorbar(image, ax=ax, label="r")
+            ax.set_title("scores on the scalp")
+            return
+    if modality == "fmri" and xyz.shape[1] == 3 and ok.any():
+        from nilearn import plotting
+
+        plotting.plot_markers(values[ok], xyz[ok], axes=ax, display_mode="z", node_cmap="viridis",
+                              title="scores (glass brain)", colorbar=True)
+        return
+    order = np.argsort(values)
+    points = ax.scatter(xyz[order, 0], xyz[order, 1], c=values[order], cmap="viridis", s=25)
+    fig.colorbar(points, ax=ax, label="r")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title("scores by position (top view)")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _write_dataset(ds: Any, path: str) -> None:

@@ -162,10 +162,12 @@ def test_encode_writes_scores_and_figure(tmp_path, capsys, rng):
     ids = [f"s{i}" for i in range(n)]
     features = bb.assembly(x, dims=("stimulus", "unit"), modality="ann",
                            coords={"stimulus": ids})
-    responses = bb.assembly(x @ rng.normal(size=(p, 4)) + rng.normal(size=(n, 4)),
+    angle = np.linspace(0, 2 * np.pi, 4, endpoint=False)
+    responses = bb.assembly(x @ rng.normal(size=(p, 5)) + rng.normal(size=(n, 5)),
                             dims=("stimulus", "unit"), modality="eeg", units="V",
-                            coords={"stimulus": ids, "x": ("unit", [0.0, 1, 0, 1]),
-                                    "y": ("unit", [0.0, 0, 1, 1])})
+                            coords={"stimulus": ids,
+                                    "x": ("unit", np.r_[0.0, 0.07 * np.cos(angle)]),
+                                    "y": ("unit", np.r_[0.01, 0.06 * np.sin(angle)])})
     bb.save(features, tmp_path / "f.nc")
     bb.save(responses, tmp_path / "r.nc")
     code = main(["encode", str(tmp_path / "f.nc"), str(tmp_path / "r.nc"), "--encoder",
@@ -178,4 +180,23 @@ def test_encode_writes_scores_and_figure(tmp_path, capsys, rng):
     expected = encoding_score(features, responses, encoder=RidgeCV(), random_state=0)
     np.testing.assert_allclose(scores["r"].values, expected["r"].values)
     assert (tmp_path / "s.png").stat().st_size > 1000
-    assert "held-out Pearson r over 4 units" in capsys.readouterr().out
+    assert "held-out Pearson r over 5 units" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("modality", ["fmri", "calcium"])
+def test_score_maps_for_positions(tmp_path, modality):
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from brainbridge._cli import _score_map
+
+    r = xr.DataArray(np.linspace(0, 1, 6), dims="unit",
+                     coords={"x": ("unit", [-40, 40, 0, 10, -10, 30.0]),
+                             "y": ("unit", [-80, -80, 20, 0, -20, 10.0]),
+                             "z": ("unit", [0, 0, 30, 10, 5, -10.0])})
+    fig, ax = plt.subplots()
+    _score_map(r, modality, ax, fig)
+    fig.savefig(tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 1000
+    if modality == "calcium":  # plain top view: one point per unit, coloured by r
+        np.testing.assert_array_equal(np.sort(ax.collections[0].get_array()), r.values)
