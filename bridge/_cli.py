@@ -313,12 +313,7 @@ def _encode_figure(scores: Any, path: str) -> None:
     ax.set_title("encoding scores")
     if has_map:
         _score_map(r, scores.attrs.get("modality", ""), axes[0, 1], fig)
-    fig.tight_layout()
-    from ._storage import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 def _score_map(r: Any, modality: str, ax: Any, fig: Any) -> None:
@@ -358,6 +353,18 @@ def _score_map(r: Any, modality: str, ax: Any, fig: Any) -> None:
     ax.set_yticks([])
 
 
+def _save_figure(fig: Any, path: str) -> None:
+    """Write a figure atomically (format from the suffix, PNG by default) and close it."""
+    import matplotlib.pyplot as plt
+
+    from ._storage import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
+    plt.close(fig)
+
+
 def _write_dataset(ds: Any, path: str) -> None:
     from ._storage import atomic_path
 
@@ -385,12 +392,7 @@ def _compare_figure(result: Any, table: Any, path: str) -> None:
     else:
         ax.text(0.5, 0.5, f"{float(table):.3f}", ha="center", va="center", fontsize=30)
         ax.set_axis_off()
-    fig.tight_layout()
-    from ._storage import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 def build_parser() -> argparse.ArgumentParser:
