@@ -1,0 +1,543 @@
+"""Per-unit statistics: selectivity, top stimuli, domain-specific, dead and positional units.
+
+Every function takes an assembly with dims ``(stimulus, unit)`` (or ``(stimulus, token,
+unit)`` where stated) and returns an :class:`xarray.Dataset` whose ``unit`` dim keeps the
+unit coords of the input (``layer``, ``region``, ...). Sums are accumulated in float64.
+NaN responses (e.g. padded token positions) are left out of every count and moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import stats as _st
+
+from .._checks import AssemblyError, _check_dims, _check_option
+
+logger = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _as_array(x: Any, name: str, dims: tuple[str, ...]) -> np.ndarray:
+    """Check ``x`` holds exactly ``dims`` and return float64 values in that order."""
+    _check_dims(x, dims, name)
+    extra = [d for d in x.dims if d not in dims]
+    if extra:
+        raise AssemblyError(
+            f"{name!r} has extra dim(s) {', '.join(map(repr, extra))}; expected only "
+            f"{dims}. Select or average them first, e.g. x.mean({extra[0]!r})."
+        )
+    return np.asarray(x.transpose(*dims).values, dtype=np.float64)
+
+
+def _unit_coords(x: xr.DataArray) -> dict[Hashable, Any]:
+    return {k: v for k, v in x.coords.items() if v.dims == ("unit",)}
+
+
+def _dim_coords(x: xr.DataArray, dim: str) -> dict[Hashable, Any]:
+    return {k: v for k, v in x.coords.items() if v.dims == (dim,)}
+
+
+def _labels(x: xr.DataArray, labels: Any, dim: str, name: str = "labels") -> np.ndarray:
+    """Resolve a coord name or one label per entry of ``dim``."""
+    if isinstance(labels, str):
+        if labels not in x.coords or x.coords[labels].dims != (dim,):
+            have = [str(k) for k, v in x.coords.items() if v.dims == (dim,)]
+            raise ValueError(
+                f"Invalid value for {name!r}: expected the name of a coord on {dim!r} "
+                f"(one of {', '.join(map(repr, have))}) or one label per {dim}; "
+                f"got {labels!r}. Add it with x.assign_coords({labels}=({dim!r}, values))."
+            )
+        return np.asarray(x.coords[labels].values)
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or arr.shape[0] != x.sizes[dim]:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected one label per {dim} ({x.sizes[dim]}); "
+            f"got shape {arr.shape}. Pass a 1-D sequence of length {x.sizes[dim]} or a coord name."
+        )
+    return arr
+
+
+def _classes(lab: np.ndarray, name: str = "labels") -> np.ndarray:
+    classes = np.unique(lab)
+    if classes.size < 2:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected at least two classes; got only "
+            f"{[c.item() if hasattr(c, 'item') else c for c in classes]}. Selectivity compares "
+            "stimuli of different labels; include stimuli of another class."
+        )
+    return classes
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values over the finite entries of ``p`` (NaN stays NaN)."""
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    pv = p[ok]
+    m = pv.size
+    if m == 0:
+        return q
+    order = np.argsort(pv)
+    ranked = pv[order] * m / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.clip(ranked, 0, 1)
+    q[ok] = out
+    return q
+
+
+def _moments(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, sample variance (ddof=1) and count over axis 0, ignoring NaN, in float64."""
+    if not np.isnan(r).any():  # fast path, same numbers
+        n = np.full(r.shape[1:], float(r.shape[0]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return r.mean(axis=0), r.var(axis=0, ddof=1), n
+    n = np.sum(~np.isnan(r), axis=0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.nansum(r, axis=0) / n
+        v = np.nansum((r - m) ** 2, axis=0) / (n - 1)
+    return m, v, n
+
+
+# ----------------------------------------------------------------------------- methods
+def _split(r: np.ndarray, lab: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    hit = lab == target
+    return r[hit], r[~hit]
+
+
+def _dprime(r, lab, target):
+    (m1, v1, _), (m0, v0, _) = (_moments(a) for a in _split(r, lab, target))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"score": (m1 - m0) / np.sqrt((v1 + v0) / 2)}
+
+
+def _csi(r, lab, target):
+    if np.nanmin(r) < 0:
+        raise ValueError(
+            "Invalid value for 'x': method 'csi' needs non-negative responses; got a minimum "
+            f"of {np.nanmin(r):.6g}. Rectify or shift them first (e.g. x.clip(min=0)), or use "
+            "method='dprime'."
+        )
+    (m1, _, _), (m0, _, _) = (_moments(a) for a in _split(r, lab, target))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"score": (m1 - m0) / (m1 + m0)}
+
+
+def _welch(r, lab, target):
+    (m1, v1, n1), (m0, v0, n0) = (_moments(a) for a in _split(r, lab, target))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s1, s0 = v1 / n1, v0 / n0
+        t = (m1 - m0) / np.sqrt(s1 + s0)
+        df = (s1 + s0) ** 2 / (s1**2 / (n1 - 1) + s0**2 / (n0 - 1))
+        p = 2 * _st.t.sf(np.abs(t), df)
+    return {"score": t, "df": df, "p": p, "q": _bh(p)}
+
+
+def _anova(r, lab, target):
+    classes = np.unique(lab)
+    k = classes.size
+    grand, _, n = _moments(r)
+    ssb = np.zeros(r.shape[1:])
+    ssw = np.zeros(r.shape[1:])
+    for c in classes:
+        mc, vc, nc = _moments(r[lab == c])
+        ssb += nc * (mc - grand) ** 2
+        ssw += np.where(nc > 1, vc * (nc - 1), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (ssb / (k - 1)) / (ssw / (n - k))
+        p = _st.f.sf(f, k - 1, n - k)
+    return {"score": f, "p": p, "q": _bh(p)}
+
+
+def _sparseness(r: np.ndarray, axis: int) -> np.ndarray:
+    n = np.sum(~np.isnan(r), axis=axis).astype(np.float64)
+    a = (np.nansum(r, axis=axis) / n) ** 2
+    b = np.nansum(r**2, axis=axis) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (1 - a / b) / (1 - 1 / n)
+
+
+def _lifetime(r, lab, target):
+    return {"score": _sparseness(r, 0)}
+
+
+def _population(r, lab, target):
+    return {"score": _sparseness(r, 1)}
+
+
+#: Selectivity methods: name -> (function, needs labels, needs target, result over).
+SELECTIVITY_METHODS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], bool, bool, str]] = {
+    "dprime": (_dprime, True, True, "unit"),
+    "csi": (_csi, True, True, "unit"),
+    "t": (_welch, True, True, "unit"),
+    "anova": (_anova, True, False, "unit"),
+    "lifetime_sparseness": (_lifetime, False, False, "unit"),
+    "population_sparseness": (_population, False, False, "stimulus"),
+}
+
+
+def selectivity(
+    x: xr.DataArray,
+    labels: Any = None,
+    *,
+    method: str = "dprime",
+    target: Any = None,
+    dim: str = "stimulus",
+) -> xr.Dataset:
+    r"""Per-unit selectivity scores.
+
+    Parameters
+    ----------
+    x : DataArray, dims (``dim``, 'unit')
+        Responses. NaN entries are left out.
+    labels : str or array-like, optional
+        Name of a coord on ``dim`` or one label per stimulus. Required by ``'dprime'``,
+        ``'csi'``, ``'t'`` and ``'anova'``; must be None for the sparseness methods.
+    method : str, default='dprime'
+        One of :data:`SELECTIVITY_METHODS`, with 1 = stimuli whose label equals ``target``,
+        0 = all others, means :math:`m`, sample variances :math:`v` (ddof=1), counts :math:`n`:
+
+        - ``'dprime'``: :math:`(m_1 - m_0) / \sqrt{(v_1 + v_0) / 2}`.
+        - ``'csi'``: category selectivity index :math:`(m_1 - m_0) / (m_1 + m_0)`, in
+          [-1, 1]; defined for non-negative responses only (raises otherwise).
+        - ``'t'``: Welch's t :math:`(m_1 - m_0) / \sqrt{v_1/n_1 + v_0/n_0}` with
+          Welch-Satterthwaite ``df``, two-sided ``p`` and Benjamini-Hochberg ``q`` across units.
+        - ``'anova'``: one-way F over all label classes (between / within mean squares),
+          ``p`` and Benjamini-Hochberg ``q`` across units.
+        - ``'lifetime_sparseness'``: per unit over the n stimuli,
+          :math:`S = (1 - (\sum r/n)^2 / (\sum r^2/n)) / (1 - 1/n)` (Vinje & Gallant 2000;
+          Rolls & Tovee 1995); 0 = equal responses, 1 = one stimulus only.
+        - ``'population_sparseness'``: the same formula across units, per stimulus.
+    target : label, optional
+        The preferred class for ``'dprime'``, ``'csi'`` and ``'t'``. Defaults to True when
+        the labels are boolean; required otherwise.
+    dim : str, default='stimulus'
+        The sample dim.
+
+    Returns
+    -------
+    Dataset
+        ``score`` over 'unit' (over ``dim`` for ``'population_sparseness'``), plus ``p``,
+        ``q`` (and ``df`` for ``'t'``) where defined; coords of that dim are kept.
+        Constant units give NaN. ``attrs``: ``method``, ``target``.
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge
+    >>> rng = np.random.default_rng(0)
+    >>> data = rng.normal(size=(40, 3)); data[:20, 0] += 3
+    >>> x = brainbridge.assembly(data, dims=("stimulus", "unit"), modality="ann",
+    ...                          coords={"face": ("stimulus", np.arange(40) < 20)})
+    >>> s = selectivity(x, "face", method="dprime")
+    >>> bool(s.score[0] > 2), s.score.dims
+    (True, ('unit',))
+    """
+    fn, needs_labels, needs_target, over = SELECTIVITY_METHODS[
+        _check_option("method", method, SELECTIVITY_METHODS)
+    ]
+    r = _as_array(x, "x", (dim, "unit"))
+    lab = None
+    if needs_labels:
+        if labels is None:
+            raise ValueError(
+                f"Invalid value for 'labels': method {method!r} needs one label per {dim}; "
+                "got None. Pass a coord name or a sequence of labels."
+            )
+        lab = _labels(x, labels, dim)
+        classes = _classes(lab)
+        if needs_target:
+            if target is None:
+                if lab.dtype != bool:
+                    raise ValueError(
+                        f"Invalid value for 'target': method {method!r} needs the preferred "
+                        f"class; got None with labels {[c.item() for c in classes][:10]}. "
+                        "Pass target=<one of the labels>."
+                    )
+                target = True
+            if not np.any(lab == target):
+                raise ValueError(
+                    f"Invalid value for 'target': expected one of the labels "
+                    f"{[c.item() for c in classes][:10]}; got {target!r}."
+                )
+        elif target is not None:
+            raise ValueError(
+                f"Invalid value for 'target': method {method!r} compares all classes and takes "
+                f"no target; got {target!r}. Leave target=None."
+            )
+    else:
+        for name, value in (("labels", labels), ("target", target)):
+            if value is not None:
+                raise ValueError(
+                    f"Invalid value for {name!r}: method {method!r} does not use it; got "
+                    f"{value!r}. Leave {name}=None."
+                )
+    out = fn(r, lab, target)
+    coords = _unit_coords(x) if over == "unit" else _dim_coords(x, dim)
+    odim = "unit" if over == "unit" else dim
+    ds = xr.Dataset({k: ((odim,), v) for k, v in out.items()}, coords=coords)
+    ds.attrs.update(method=method, target=str(target) if target is not None else "")
+    return ds
+
+
+def top_stimuli(x: xr.DataArray, k: int = 5, *, dim: str = "stimulus") -> xr.Dataset:
+    """The ``k`` stimuli with the largest response of each unit, best first.
+
+    Parameters
+    ----------
+    x : DataArray, dims (``dim``, 'unit')
+    k : int, default=5
+        Number of stimuli per unit, ``1 <= k <= x.sizes[dim]``. NaN responses rank last.
+    dim : str, default='stimulus'
+
+    Returns
+    -------
+    Dataset, dims ('unit', 'rank')
+        ``stimulus`` (the ids, from ``x[dim]``) and ``value`` (the responses); ``rank`` 0 is
+        the largest. Ties keep stimulus order.
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge
+    >>> x = brainbridge.assembly(np.array([[1., 5.], [3., 4.], [2., 6.]]),
+    ...                          dims=("stimulus", "unit"), modality="ann")
+    >>> top_stimuli(x, k=2).stimulus.values.tolist()
+    [['1', '2'], ['2', '0']]
+    """
+    r = _as_array(x, "x", (dim, "unit"))
+    n = r.shape[0]
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n:
+        raise ValueError(
+            f"Invalid value for 'k': expected an integer in [1, {n}] (the size of {dim!r}); got {k!r}."
+        )
+    key = np.where(np.isnan(r), -np.inf, r)
+    order = np.argsort(-key, axis=0, kind="stable")[:k].T  # (unit, k)
+    ids = np.asarray(x[dim].values)[order]
+    vals = np.take_along_axis(r.T, order, axis=1)
+    return xr.Dataset(
+        {"stimulus": (("unit", "rank"), ids), "value": (("unit", "rank"), vals)},
+        coords={**_unit_coords(x), "rank": np.arange(k)},
+    )
+
+
+# ----------------------------------------------------------------------------- corpus stats
+def _samples(x: xr.DataArray, dim: str, token_dim: str | None) -> np.ndarray:
+    """Values as (dim, token, unit); token axis of length 1 without ``token_dim``."""
+    if token_dim is None:
+        return _as_array(x, "x", (dim, "unit"))[:, None, :]
+    return _as_array(x, "x", (dim, token_dim, "unit"))
+
+
+def domain_neurons(
+    x: xr.DataArray,
+    domains: Any,
+    *,
+    threshold: float = 0.0,
+    top_percentile: float = 95,
+    entropy_percentile: float = 1,
+    token_dim: str | None = None,
+    dim: str = "stimulus",
+) -> xr.Dataset:
+    r"""Domain-specific units by activation-probability entropy (MMNeuron; LAPE).
+
+    The rule of Huo et al. (2024, MMNeuron), which follows the released code of Tang et al.
+    (2024, language activation probability entropy):
+
+    1. :math:`p(u, d)` = fraction of samples of domain :math:`d` (stimuli, or stimulus x
+       token positions with ``token_dim``; NaN entries left out) where unit :math:`u`'s
+       activation is ``> threshold``.
+    2. :math:`\tilde p(u, d) = p(u, d) / \sum_d p(u, d)`; entropy
+       :math:`H(u) = -\sum_d \tilde p \ln \tilde p` in nats (:math:`0 \ln 0 = 0`). Units that
+       never activate have NaN ``norm_prob`` and ``entropy`` and are never selected.
+    3. ``bar`` = the k-th smallest of all raw :math:`p(u, d)` values, with
+       ``k = round(n_unit * n_domain * top_percentile / 100)`` (``torch.kthvalue`` in the
+       reference code; at least 1).
+    4. Eligible units have :math:`p(u, d) > bar` for some domain. Of them, the
+       ``round(n_unit * entropy_percentile / 100)`` units (at least 1) of lowest entropy are
+       ``selected`` (ties broken by unit order).
+    5. ``domains[u, d]`` is True for a selected unit and each domain with
+       :math:`p(u, d) > bar`. A selected unit can belong to several domains.
+
+    Note the bar is on the raw probability, not on :math:`\tilde p`, as in the reference code.
+
+    Parameters
+    ----------
+    x : DataArray, dims (``dim``, 'unit') or (``dim``, ``token_dim``, 'unit')
+    domains : str or array-like
+        A coord name on ``dim`` or one domain label per stimulus; at least two domains.
+    threshold : float, default=0.0
+        A unit is active where its activation is strictly above this.
+    top_percentile : float, default=95
+        Percentile, in (0, 100], of all :math:`p(u, d)` that sets ``bar``.
+    entropy_percentile : float, default=1
+        Percent of all units, in (0, 100], kept by lowest entropy.
+    token_dim : str, optional
+        The token-position dim of language-model activations.
+    dim : str, default='stimulus'
+
+    Returns
+    -------
+    Dataset
+        ``prob`` and ``norm_prob`` ('unit', 'domain'), ``entropy`` ('unit'), ``selected``
+        ('unit', bool), ``domains`` ('unit', 'domain', bool); ``attrs['bar']``.
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge
+    >>> rng = np.random.default_rng(0)
+    >>> data = rng.normal(size=(60, 200)); data[:30, 0] = 5; data[30:, 0] = -5
+    >>> x = brainbridge.assembly(data, dims=("stimulus", "unit"), modality="ann")
+    >>> out = domain_neurons(x, ["code"] * 30 + ["prose"] * 30)
+    >>> bool(out.selected.sel(unit="0")), out.domains.sel(unit="0").values.tolist()
+    (True, [True, False])
+    >>> int(out.selected.sum())  # round(200 units * 1 %)
+    2
+    """
+    r = _samples(x, dim, token_dim)
+    lab = _labels(x, domains, dim, name="domains")
+    names = _classes(lab, name="domains")
+    for name, value in (("top_percentile", top_percentile), ("entropy_percentile", entropy_percentile)):
+        if not 0 < value <= 100:
+            raise ValueError(f"Invalid value for {name!r}: expected a percentage in (0, 100]; got {value!r}.")
+    valid = ~np.isnan(r)
+    active = np.where(valid, r, -np.inf) > threshold
+    prob = np.empty((r.shape[2], names.size))
+    for j, d in enumerate(names):
+        hit = lab == d
+        n = valid[hit].sum(axis=(0, 1)).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prob[:, j] = active[hit].sum(axis=(0, 1)) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = prob / prob.sum(axis=1, keepdims=True)
+        logs = np.where(norm > 0, np.log(np.where(norm > 0, norm, 1.0)), 0.0)
+        entropy = -np.sum(norm * logs, axis=1)
+    flat = np.sort(prob[np.isfinite(prob)])
+    kth = max(int(round(flat.size * top_percentile / 100)), 1)
+    bar = float(flat[kth - 1])
+    above = prob > bar
+    eligible = above.any(axis=1) & np.isfinite(entropy)
+    n_keep = max(int(round(r.shape[2] * entropy_percentile / 100)), 1)
+    key = np.where(eligible, entropy, np.inf)
+    order = np.argsort(key, kind="stable")[:n_keep]
+    selected = np.zeros(r.shape[2], dtype=bool)
+    selected[order[eligible[order]]] = True
+    logger.info("domain_neurons: bar=%.4g, %d eligible, %d selected", bar, eligible.sum(), selected.sum())
+    domain_ids = [d.item() if hasattr(d, "item") else d for d in names]
+    ds = xr.Dataset(
+        {
+            "prob": (("unit", "domain"), prob),
+            "norm_prob": (("unit", "domain"), norm),
+            "entropy": (("unit",), entropy),
+            "selected": (("unit",), selected),
+            "domains": (("unit", "domain"), above & selected[:, None]),
+        },
+        coords={**_unit_coords(x), "domain": domain_ids},
+    )
+    ds.attrs.update(
+        bar=bar, threshold=threshold, top_percentile=top_percentile, entropy_percentile=entropy_percentile
+    )
+    return ds
+
+
+def dead_neurons(
+    x: xr.DataArray,
+    *,
+    threshold: float = 0.0,
+    token_dim: str | None = None,
+    dim: str = "stimulus",
+) -> xr.Dataset:
+    """Units that never activate above ``threshold`` over all samples (Voita et al. 2023).
+
+    Parameters
+    ----------
+    x : DataArray, dims (``dim``, 'unit') or (``dim``, ``token_dim``, 'unit')
+        NaN entries (padding) are left out.
+    threshold : float, default=0.0
+    token_dim : str, optional
+    dim : str, default='stimulus'
+
+    Returns
+    -------
+    Dataset over 'unit'
+        ``dead`` (bool: no valid sample ``> threshold``), ``frequency`` (fraction of valid
+        samples ``> threshold``), ``max`` (largest activation; NaN if no valid sample).
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge
+    >>> x = brainbridge.assembly(np.array([[0., 1.], [-1., 0.]]),
+    ...                          dims=("stimulus", "unit"), modality="ann")
+    >>> dead_neurons(x).dead.values.tolist()
+    [True, False]
+    """
+    r = _samples(x, dim, token_dim)
+    valid = ~np.isnan(r)
+    n = valid.sum(axis=(0, 1)).astype(np.float64)
+    hits = (np.where(valid, r, -np.inf) > threshold).sum(axis=(0, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        freq = hits / n
+    mx = np.where(n > 0, np.max(np.where(valid, r, -np.inf), axis=(0, 1)), np.nan)
+    return xr.Dataset(
+        {"dead": (("unit",), hits == 0), "frequency": (("unit",), freq), "max": (("unit",), mx)},
+        coords=_unit_coords(x),
+        attrs={"threshold": threshold},
+    )
+
+
+def positional_neurons(
+    x: xr.DataArray,
+    *,
+    token_dim: str = "token",
+    cutoff: float = 0.5,
+    dim: str = "stimulus",
+) -> xr.Dataset:
+    r"""Units whose activation depends mostly on token position (after Voita et al. 2023).
+
+    The score is the fraction of activation variance explained by position (eta squared)
+    over all valid (stimulus, position) samples:
+    :math:`\eta^2 = \sum_t n_t (\bar r_t - \bar r)^2 / \sum_{s,t} (r_{st} - \bar r)^2`,
+    with :math:`\bar r_t` the mean over stimuli at position :math:`t` and :math:`n_t` its
+    count (NaN padding left out). Constant units give NaN and are not flagged.
+
+    Parameters
+    ----------
+    x : DataArray, dims (``dim``, ``token_dim``, 'unit')
+    token_dim : str, default='token'
+    cutoff : float, default=0.5
+        ``positional`` is ``score > cutoff``: position explains more than half the variance.
+    dim : str, default='stimulus'
+
+    Returns
+    -------
+    Dataset over 'unit'
+        ``score`` (in [0, 1]) and ``positional`` (bool).
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge, xarray as xr
+    >>> rng = np.random.default_rng(0)
+    >>> data = rng.normal(size=(20, 8, 2)); data[:, :, 0] += 3 * np.arange(8)
+    >>> x = xr.DataArray(data, dims=("stimulus", "token", "unit"),
+    ...                  coords={"unit": ["a", "b"]})
+    >>> positional_neurons(x).positional.values.tolist()
+    [True, False]
+    """
+    r = _as_array(x, "x", (dim, token_dim, "unit"))
+    valid = ~np.isnan(r)
+    z = np.where(valid, r, 0.0)
+    n_t = valid.sum(axis=0).astype(np.float64)  # (token, unit)
+    n = n_t.sum(axis=0)
+    grand = z.sum(axis=(0, 1)) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_t = z.sum(axis=0) / n_t
+        between = np.nansum(n_t * (mean_t - grand) ** 2, axis=0)
+        total = np.sum(np.where(valid, (r - grand) ** 2, 0.0), axis=(0, 1))
+        score = np.where(total > 0, between / total, np.nan)
+    return xr.Dataset(
+        {"score": (("unit",), score), "positional": (("unit",), np.nan_to_num(score) > cutoff)},
+        coords=_unit_coords(x),
+        attrs={"cutoff": cutoff},
+    )
