@@ -14,7 +14,8 @@ MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
            "brainbridge.analyses._rsa", "brainbridge.analyses._encoding",
            "brainbridge.encoders._lagged", "brainbridge.encoders._attention",
            "brainbridge.encoders._solvers", "brainbridge.encoders._ridge",
-           "brainbridge.encoders._banded", "brainbridge.analyses._selectivity"]
+           "brainbridge.encoders._banded", "brainbridge.analyses._selectivity",
+           "brainbridge.analyses._neurons"]
 
 
 @pytest.mark.parametrize("name", MODULES)

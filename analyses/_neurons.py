@@ -1,0 +1,463 @@
+"""Unit-level comparisons: streamed neuron-pair correlation and unit matching.
+
+Equations (``n`` samples; unit ``i`` of ``a`` is ``x_i``, unit ``j`` of ``b`` is ``y_j``):
+
+* ``r_ij = (n Sxy_ij - Sx_i Sy_j) / sqrt((n Sxx_i - Sx_i^2) (n Syy_j - Sy_j^2))`` with
+  ``Sx = sum x``, ``Sxx = sum x^2``, ``Sxy = sum x y^T`` accumulated over chunks of samples.
+* Every chunk is shifted by the first chunk's per-unit mean before the sums (the shift
+  cancels in ``r`` and removes the cancellation of raw sums with large means).
+* Per-chunk products and sums run in the chunk's dtype (float32 inputs: float32) and are
+  added into float64 accumulators; float64 inputs stay float64 throughout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .._align import align
+from .._checks import _check_option
+from .._config import resolve_device
+from .._linalg import matmul
+
+logger = logging.getLogger(__name__)
+
+#: Rows of the correlation matrix finished at once when only the top-k partners are kept.
+_ROW_BLOCK = 1024
+
+
+def _is_dask(data: Any) -> bool:
+    return hasattr(data, "__dask_graph__") and data.__dask_graph__() is not None
+
+
+def _flatten(da: xr.DataArray, others: list[str], name: str) -> Any:
+    if "unit" not in da.dims:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected a DataArray with a 'unit' dim; got dims "
+            f"{tuple(da.dims)}. Rename the feature dim to 'unit'."
+        )
+    missing = [d for d in others if d not in da.dims]
+    if missing or len(da.dims) != len(others) + 1:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected sample dims {tuple(others)} besides 'unit'; "
+            f"got dims {tuple(da.dims)}. Give 'a' and 'b' the same sample dims."
+        )
+    data = da.transpose(*others, "unit").data
+    return data.reshape(-1, da.sizes["unit"])
+
+
+def _prepare(a: Any, b: Any, dim: str) -> tuple[Any, Any, np.ndarray | None, np.ndarray | None]:
+    """Return 2-D (samples, units) arrays (numpy or dask) and unit ids, or pass iterables on."""
+    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
+        if dim in a.dims and dim in b.dims and dim in a.coords and dim in b.coords:
+            a, b = align(a, b, dim=dim)
+        others = [d for d in a.dims if d != "unit"]
+        ids_a = np.asarray(a["unit"].values) if "unit" in a.coords else None
+        ids_b = np.asarray(b["unit"].values) if "unit" in b.coords else None
+        return _flatten(a, others, "a"), _flatten(b, others, "b"), ids_a, ids_b
+    if isinstance(a, xr.DataArray) or isinstance(b, xr.DataArray):
+        raise ValueError(
+            "Invalid value for 'a'/'b': expected both DataArrays or both arrays; got "
+            f"{type(a).__name__} and {type(b).__name__}. Convert both the same way."
+        )
+    if b is None:
+        return a, None, None, None  # an iterable of (a_chunk, b_chunk) pairs
+    arrs = []
+    for name, x in (("a", a), ("b", b)):
+        x = x if _is_dask(x) else np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(
+                f"Invalid value for {name!r}: expected a 2-D (samples, units) array; got shape "
+                f"{tuple(x.shape)}. Reshape to (n_samples, n_units)."
+            )
+        arrs.append(x)
+    return arrs[0], arrs[1], None, None
+
+
+def _check_pair(xa: Any, yb: Any) -> tuple[np.ndarray, np.ndarray]:
+    xa, yb = np.asarray(xa), np.asarray(yb)
+    if xa.ndim != 2 or yb.ndim != 2 or xa.shape[0] != yb.shape[0]:
+        raise ValueError(
+            "Invalid value for 'a'/'b': expected (n_samples, n_units) chunks with the same "
+            f"number of samples in a and b; got shapes {tuple(xa.shape)} and "
+            f"{tuple(yb.shape)}. Align a and b on their samples first (brainbridge.align)."
+        )
+    return xa, yb
+
+
+def _chunks(a: Any, b: Any, chunk_size: int, perm: np.ndarray | None) -> Iterator[tuple[Any, Any]]:
+    if b is None:  # iterable of pairs; a permutation baseline permutes within each chunk
+        gen = np.random.default_rng(int(perm[0])) if perm is not None else None
+        for pair in a:
+            xa, yb = _check_pair(*pair)
+            if gen is not None:
+                yb = yb[gen.permutation(len(yb))]
+            yield xa, yb
+        return
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            "Invalid value for 'a'/'b': expected the same number of samples in a and b; got "
+            f"{a.shape[0]} and {b.shape[0]}. Align a and b on their samples first "
+            "(brainbridge.align), or give both DataArrays stimulus ids so they are aligned."
+        )
+    n = a.shape[0]
+    for start in range(0, n, chunk_size):
+        sl = slice(start, min(start + chunk_size, n))
+        xa = a[sl]
+        yb = b[perm[sl]] if perm is not None else b[sl]
+        if _is_dask(xa):
+            xa = xa.compute()
+        if _is_dask(yb):
+            yb = yb.compute()
+        yield np.asarray(xa), np.asarray(yb)
+
+
+def _accumulate(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dev: Any,
+                transform: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """Float64 sums of the shifted chunks: n, Sx, Sxx, Sy, Syy, Sxy."""
+    import torch
+
+    acc: dict[str, Any] = {}
+    for xa, yb in chunks:
+        dtype = torch.float32 if (xa.dtype == np.float32 and yb.dtype == np.float32) else torch.float64
+        x = torch.as_tensor(np.ascontiguousarray(xa), dtype=dtype, device=dev)
+        y = torch.as_tensor(np.ascontiguousarray(yb), dtype=dtype, device=dev)
+        if transform is not None:
+            y = transform(y)
+        if not acc:
+            acc = {"n": 0, "shift_x": x.mean(0), "shift_y": y.mean(0)}
+            p, q = x.shape[1], y.shape[1]
+            for key, size in (("sx", (p,)), ("sxx", (p,)), ("sy", (q,)), ("syy", (q,)), ("sxy", (p, q))):
+                acc[key] = torch.zeros(size, dtype=torch.float64, device=dev)
+        x = x - acc["shift_x"].to(dtype)
+        y = y - acc["shift_y"].to(dtype)
+        acc["n"] += x.shape[0]
+        # Per-chunk sums in the chunk's dtype (shifted data, a few thousand terms), added into
+        # float64 accumulators.
+        acc["sx"] += x.sum(0)
+        acc["sxx"] += torch.linalg.vector_norm(x, dim=0) ** 2
+        acc["sy"] += y.sum(0)
+        acc["syy"] += torch.linalg.vector_norm(y, dim=0) ** 2
+        acc["sxy"] += matmul(x.T, y)  # in-place add promotes the chunk's product to float64
+    if not acc or acc["n"] < 2:
+        raise ValueError(
+            "Invalid value for 'a'/'b': expected at least 2 samples to correlate; got "
+            f"{acc.get('n', 0)}. Pass more stimuli (or tokens)."
+        )
+    return acc
+
+
+def _corr_rows(acc: dict[str, Any], rows: slice) -> Any:
+    """Rows ``rows`` of the correlation matrix (float64), NaN where a unit has zero variance."""
+    import torch
+
+    n = acc["n"]
+    vx = n * acc["sxx"][rows] - acc["sx"][rows] ** 2
+    vy = n * acc["syy"] - acc["sy"] ** 2
+    cov = n * acc["sxy"][rows] - acc["sx"][rows, None] * acc["sy"][None, :]
+    den = torch.sqrt(vx.clamp_min(0))[:, None] * torch.sqrt(vy.clamp_min(0))[None, :]
+    r = cov / den
+    bad = (vx <= 1e-12 * n * acc["sxx"][rows])[:, None] | (vy <= 1e-12 * n * acc["syy"])[None, :]
+    r = torch.where(bad | (den == 0), torch.full_like(r, float("nan")), r)
+    return r.clamp(-1.0, 1.0)
+
+
+def _baseline_none(q: int, n: int | None, rng: np.random.Generator) -> dict[str, Any]:
+    return {}
+
+
+def _baseline_permutation(q: int, n: int | None, rng: np.random.Generator) -> dict[str, Any]:
+    if n is None:
+        return {"perm": np.array([rng.integers(2**31)])}
+    return {"perm": rng.permutation(n)}
+
+
+def _baseline_rotation(q: int, n: int | None, rng: np.random.Generator) -> dict[str, Any]:
+    from scipy.stats import ortho_group
+
+    rot = ortho_group.rvs(q, random_state=rng) if q > 1 else np.ones((1, 1))
+    return {"rotation": rot}
+
+
+def _baseline_gaussian(q: int, n: int | None, rng: np.random.Generator) -> dict[str, Any]:
+    return {"gaussian": np.random.default_rng(rng.integers(2**63))}
+
+
+#: Baselines for excess correlation; each returns how b is changed before correlating.
+BASELINES: dict[str, Callable[..., dict[str, Any]]] = {
+    "permutation": _baseline_permutation,
+    "rotation": _baseline_rotation,
+    "gaussian": _baseline_gaussian,
+}
+
+
+def _correlate(a: Any, b: Any, chunk_size: int, dev: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    transform = None
+    if "rotation" in spec:
+        rot = spec["rotation"]
+
+        def transform(y: Any) -> Any:
+            return matmul(y, torch.as_tensor(rot, dtype=y.dtype, device=y.device))
+    elif "gaussian" in spec:
+        gen = spec["gaussian"]
+
+        def transform(y: Any) -> Any:
+            return torch.as_tensor(gen.standard_normal(tuple(y.shape)), dtype=y.dtype, device=y.device)
+    return _accumulate(_chunks(a, b, chunk_size, spec.get("perm")), dev, transform)
+
+
+def _unit_coords(da: Any, new: str, dim: str) -> dict[str, Any]:
+    """Per-unit coords (e.g. ``layer``) of a DataArray, moved onto dim ``new``."""
+    if not isinstance(da, xr.DataArray):
+        return {}
+    return {f"{c}_{new[-1]}" if c in ("unit_a", "unit_b") else str(c): (new, np.asarray(da[c].values))
+            for c in da.coords if c != "unit" and da[c].dims == ("unit",)}
+
+
+def _unit_ids(ids: np.ndarray | None, n: int) -> np.ndarray:
+    return np.asarray(ids).astype(str) if ids is not None else np.array([str(i) for i in range(n)])
+
+
+def _result(acc: dict[str, Any], ids_a: np.ndarray, ids_b: np.ndarray, top_k: int | None,
+            prefix: str) -> dict[str, Any]:
+    import torch
+
+    p, q = acc["sxy"].shape
+    if top_k is None:
+        r = _corr_rows(acc, slice(0, p)).cpu().numpy()
+        return {f"{prefix}r": (("unit_a", "unit_b"), r)}
+    k = min(top_k, q)
+    vals = np.empty((p, k))
+    idx = np.empty((p, k), dtype=np.int64)
+    for start in range(0, p, _ROW_BLOCK):
+        rows = slice(start, min(start + _ROW_BLOCK, p))
+        r = _corr_rows(acc, rows)
+        r = torch.nan_to_num(r, nan=-float("inf"))
+        v, i = torch.topk(r, k, dim=1)
+        vals[rows], idx[rows] = v.cpu().numpy(), i.cpu().numpy()
+    vals[np.isinf(vals)] = np.nan
+    return {f"{prefix}r": (("unit_a", "rank"), vals),
+            f"{prefix}partner": (("unit_a", "rank"), ids_b[idx])}
+
+
+def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_size: int = 4096,
+                       top_k: int | None = None, baseline: str | None = None,
+                       device: Any = "auto", random_state: Any = None) -> xr.Dataset:
+    """Pearson correlation of every unit of ``a`` with every unit of ``b``, streamed.
+
+    ``r_ij = (n Sxy_ij - Sx_i Sy_j) / sqrt((n Sxx_i - Sx_i^2)(n Syy_j - Sy_j^2))`` over the
+    ``n`` samples, from float64 accumulators of ``Sx, Sxx, Sy, Syy, Sxy`` filled chunk by
+    chunk (float32 chunks: float32 per-chunk products and sums, added into float64; each
+    chunk is first shifted by the first chunk's per-unit mean, which cancels in ``r``).
+
+    Parameters
+    ----------
+    a, b : DataArray, ndarray or dask array
+        Assemblies with a ``unit`` dim; when both carry ``dim`` ids they are aligned with
+        :func:`brainbridge.align`, then every dim other than ``unit`` is flattened into
+        samples (e.g. stimulus x token). Arrays are ``(n_samples, n_units)``; dask-backed data
+        is computed ``chunk_size`` samples at a time. Alternatively ``a`` is an iterable of
+        ``(a_chunk, b_chunk)`` array pairs and ``b`` is None (data that never fits in memory).
+    dim : str, default="stimulus"
+        Dim to align on.
+    chunk_size : int, default=4096
+        Samples per chunk.
+    top_k : int or None, default=None
+        None: the full ``(unit_a, unit_b)`` matrix. Otherwise the ``k`` partners with the
+        highest (signed) ``r`` per unit of ``a``, dims ``(unit_a, rank)``, produced from the
+        accumulators ``1024`` rows at a time.
+    baseline : {None, "permutation", "rotation", "gaussian"}, default=None
+        Also compute the same statistic with ``b`` replaced by: its samples permuted
+        (iterables: permuted within each chunk); ``b @ Q`` with ``Q`` a random orthogonal
+        ``(unit, unit)`` matrix (keeps b's covariance spectrum, mixes its units); independent
+        gaussian samples with b's per-unit mean and std (drawn standard normal, since ``r`` is
+        invariant to per-unit affine maps). Stored as ``baseline_r`` (and
+        ``baseline_partner``) for excess correlation (Gurnee et al. 2024), e.g.
+        ``ds.r.max("unit_b") - ds.baseline_r.max("unit_b")``.
+    device : str or torch.device, default="auto"
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    Dataset
+        ``r`` (``unit_a`` x ``unit_b``, or ``unit_a`` x ``rank`` with ``partner`` ids), the
+        same with a ``baseline_`` prefix when asked for; attrs ``n_samples``, ``baseline``.
+        Per-unit coords of ``a`` (e.g. ``layer``) are kept on ``unit_a``; those of ``b`` on
+        ``unit_b`` (full matrix only; a name on both sides becomes ``layer_a``, ``layer_b``).
+        Arrays without ids get ``"0", "1", ...``.
+        A unit with zero variance gets NaN correlations (ranked last by ``top_k``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import neuron_correlation
+    >>> x = np.random.default_rng(0).normal(size=(50, 3))
+    >>> ds = neuron_correlation(x, x[:, ::-1], chunk_size=7)
+    >>> bool(np.allclose(ds.r.values, np.corrcoef(x.T, x[:, ::-1].T)[:3, 3:]))
+    True
+    """
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(
+            f"Invalid value for 'chunk_size': expected a positive integer; got {chunk_size!r}."
+        )
+    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(
+            f"Invalid value for 'top_k': expected None or a positive integer; got {top_k!r}."
+        )
+    if baseline is not None:
+        _check_option("baseline", baseline, list(BASELINES))
+    if b is None and (isinstance(a, (np.ndarray, xr.DataArray)) or _is_dask(a)):
+        raise ValueError(
+            "Invalid value for 'b': expected an array or DataArray when 'a' is one; got None. "
+            "Pass b, or pass a as an iterable of (a_chunk, b_chunk) pairs."
+        )
+    if b is None and baseline is not None:
+        a = list(a)  # an iterable is read twice: once for r, once for the baseline
+    rng = np.random.default_rng(random_state)
+    dev = resolve_device(device)
+    xa, yb, ids_a, ids_b = _prepare(a, b, dim)
+    acc = _correlate(xa, yb, chunk_size, dev, {})
+    p, q = acc["sxy"].shape
+    ids_a, ids_b = _unit_ids(ids_a, p), _unit_ids(ids_b, q)
+    data = _result(acc, ids_a, ids_b, top_k, "")
+    if baseline is not None:
+        n = None if yb is None else yb.shape[0]
+        spec = BASELINES[baseline](q, n, rng)
+        data.update(_result(_correlate(xa, yb, chunk_size, dev, spec), ids_a, ids_b, top_k,
+                            "baseline_"))
+    coords: dict[str, Any] = {"unit_a": ids_a, **_unit_coords(a, "unit_a", dim)}
+    if top_k is None:
+        coords["unit_b"] = ids_b
+        for name, value in _unit_coords(b, "unit_b", dim).items():
+            if name in coords:  # the same coord on both sides: layer -> layer_a, layer_b
+                coords[f"{name}_a"] = coords.pop(name)
+                name = f"{name}_b"
+            coords[name] = value
+    else:
+        coords["rank"] = np.arange(data["r"][1].shape[1])
+    return xr.Dataset(data, coords=coords,
+                      attrs={"n_samples": int(acc["n"]), "baseline": str(baseline)})
+
+
+def _match_best(r: np.ndarray) -> np.ndarray:
+    filled = np.where(np.isnan(r), -np.inf, r)
+    out = np.argmax(filled, axis=1)
+    out[np.all(np.isnan(r), axis=1)] = -1
+    return out
+
+
+def _match_mutual(r: np.ndarray) -> np.ndarray:
+    best = _match_best(r)
+    back = _match_best(r.T)
+    out = np.full(r.shape[0], -1)
+    for i, j in enumerate(best):
+        if j >= 0 and back[j] == i:
+            out[i] = j
+    return out
+
+
+def _match_hungarian(r: np.ndarray) -> np.ndarray:
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(np.nan_to_num(r, nan=-2.0), maximize=True)
+    out = np.full(r.shape[0], -1)
+    out[rows] = cols
+    return out
+
+
+#: Matching rules: each maps an (n_a, n_b) correlation matrix to a partner index per row (-1: none).
+MATCH_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "best": _match_best,
+    "mutual": _match_mutual,
+    "hungarian": _match_hungarian,
+}
+
+
+def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 100,
+                dim: str = "stimulus", chunk_size: int = 4096, device: Any = "auto",
+                random_state: Any = None) -> xr.Dataset:
+    """Match each unit of ``a`` to a unit of ``b`` by correlation, with permutation p-values.
+
+    Methods: ``"best"`` (``argmax_j r_ij``); ``"mutual"`` (mutual best buddies, Rosetta
+    neurons, Dravid et al. 2023: ``j = argmax r_i.`` and ``i = argmax r_.j``); ``"hungarian"``
+    (one-to-one assignment maximising ``sum r_ij``, scipy ``linear_sum_assignment``).
+
+    The null: ``n_null`` times, b's samples are permuted and the correlation recomputed; the
+    null value for unit ``i`` is its best ``max_j r_ij`` in the permuted data (a max over all
+    partners, so it is valid, and conservative, for every method). ``p_i = (1 + #{null >=
+    r_i}) / (1 + n_null)``.
+
+    Parameters
+    ----------
+    a, b : as in :func:`neuron_correlation`, or ``a`` a precomputed ``(unit_a, unit_b)``
+        correlation DataArray and ``b`` None (then ``n_null`` must be 0).
+    method : {"best", "mutual", "hungarian"}, default="best"
+    n_null : int, default=100
+        Permutations for the p-values; 0 skips them (``p`` is NaN).
+    dim, chunk_size, device, random_state : as in :func:`neuron_correlation`.
+
+    Returns
+    -------
+    Dataset
+        Over ``unit_a``: ``partner`` (unit id of b, ``""`` when unmatched), ``r`` and ``p``
+        (NaN when unmatched); attrs ``method``, ``n_null``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import match_units
+    >>> x = np.random.default_rng(0).normal(size=(200, 3))
+    >>> match_units(x, x[:, [2, 0, 1]], n_null=9, random_state=0).partner.values.tolist()
+    ['1', '2', '0']
+    """
+    _check_option("method", method, list(MATCH_METHODS))
+    if not isinstance(n_null, (int, np.integer)) or n_null < 0:
+        raise ValueError(
+            f"Invalid value for 'n_null': expected a non-negative integer; got {n_null!r}."
+        )
+    rng = np.random.default_rng(random_state)
+    if isinstance(a, xr.DataArray) and b is None:
+        if set(a.dims) != {"unit_a", "unit_b"}:
+            raise ValueError(
+                "Invalid value for 'a': expected a correlation DataArray with dims ('unit_a', "
+                f"'unit_b') when b is None; got dims {tuple(a.dims)}. Pass both assemblies."
+            )
+        if n_null:
+            raise ValueError(
+                "Invalid value for 'n_null': a precomputed correlation matrix has no samples to "
+                f"permute; got n_null={n_null}. Pass n_null=0, or pass both assemblies."
+            )
+        r_da = a.transpose("unit_a", "unit_b")
+    else:
+        if b is None:
+            a = list(a)
+        r_da = neuron_correlation(a, b, dim=dim, chunk_size=chunk_size, device=device).r
+    r = np.asarray(r_da.values, dtype=float)
+    ids_b = np.asarray(r_da["unit_b"].values).astype(str)
+    idx = MATCH_METHODS[method](r)
+    matched = idx >= 0
+    r_match = np.where(matched, r[np.arange(len(idx)), np.maximum(idx, 0)], np.nan)
+    p = np.full(len(idx), np.nan)
+    if n_null:
+        dev = resolve_device(device)
+        xa, yb, _, _ = _prepare(a, b, dim)
+        exceed = np.zeros(len(idx))
+        for _ in range(n_null):
+            n = None if yb is None else yb.shape[0]
+            acc = _correlate(xa, yb, chunk_size, dev, _baseline_permutation(0, n, rng))
+            null = _corr_rows(acc, slice(0, acc["sxy"].shape[0])).cpu().numpy()
+            null_max = np.nanmax(np.where(np.isnan(null), -np.inf, null), axis=1)
+            exceed += null_max >= r_match
+        p = np.where(matched, (1 + exceed) / (1 + n_null), np.nan)
+    partner = np.where(matched, ids_b[np.maximum(idx, 0)], "")
+    return xr.Dataset(
+        {"partner": ("unit_a", partner), "r": ("unit_a", r_match), "p": ("unit_a", p)},
+        coords={"unit_a": np.asarray(r_da["unit_a"].values)},
+        attrs={"method": method, "n_null": int(n_null)},
+    )
