@@ -25,6 +25,8 @@ _EXPORTS = {
     "load": "._storage",
     "align": "._align",
     "extract": "._extract",
+    "ablate": "._ablate",
+    "ablation_effect": "._ablate",
     "to_brainscore": "._interop",
     "to_rsatoolbox": "._interop",
     "data_dir": "._config",

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["brainbridge._assembly", "brainbridge._align", "brainbridge._checks",
+MODULES = ["brainbridge._assembly", "brainbridge._ablate", "brainbridge._align", "brainbridge._checks",
            "brainbridge._storage", "brainbridge._extract", "brainbridge._interop",
            "brainbridge.loaders._eeg", "brainbridge.loaders._spikes",
            "brainbridge.loaders._calcium", "brainbridge.loaders._manifests",
