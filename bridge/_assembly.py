@@ -26,6 +26,7 @@ DIMS: dict[str, str] = {
     "time": "samples of a continuous recording (seconds)",
     "trial": "repetitions of the same stimulus",
     "subject": "animals or participants",
+    "token": "positions in a sequence (language-model activations per token)",
 }
 
 #: Dims whose coordinate holds string ids that must be unique.

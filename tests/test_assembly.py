@@ -73,7 +73,7 @@ def _message(*problems):
         (lambda: _raw(np.zeros((2, 2)), ("stimulus", "neuron"), {"stimulus": ["a", "b"]}),
          ["missing dim 'unit' (dims are ('stimulus', 'neuron')); every assembly has one",
           "unknown dim(s) 'neuron'; allowed dims are 'unit', 'stimulus', 'time', 'trial', "
-          "'subject'"]),
+          "'subject', 'token'"]),
         (lambda: _raw(np.zeros((2, 2)), ("trial", "unit"), {"unit": ["a", "b"]}),
          ["needs a 'stimulus' or a 'time' dim; dims are ('trial', 'unit')"]),
         (lambda: _raw(np.zeros((2, 3)), ("stimulus", "unit"),
