@@ -48,6 +48,8 @@ _EXPORTS = {
     "plot_mds": "._plots",
     "plot_model_comparison": "._plots",
     "plot_matrix": "._plots",
+    "plot_selectivity": "._plots",
+    "plot_top_stimuli": "._plots",
 }
 
 

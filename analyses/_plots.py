@@ -136,3 +136,54 @@ def plot_matrix(m: xr.DataArray, *, ax: Any = None, cmap: str = "magma", vmin: f
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
                     color="w" if v < 0.5 * (vmax or 1) else "k")
     return ax
+
+
+def plot_selectivity(scores: xr.Dataset | xr.DataArray, *, by: str = "layer", ax: Any = None,
+                     bins: int = 30) -> Any:
+    """Histograms of per-unit selectivity, one outline per value of the unit coord ``by``.
+
+    ``scores`` is what :func:`selectivity` returns (its ``score`` is used) or a per-unit
+    DataArray.
+    """
+    score = scores["score"] if isinstance(scores, xr.Dataset) else scores
+    if "unit" not in score.dims:
+        raise ValueError(f"'scores' must be per unit; got dims {tuple(score.dims)}.")
+    ax = _axes(ax)
+    values = np.asarray(score.values, dtype=float)
+    finite = values[np.isfinite(values)]
+    edges = np.histogram_bin_edges(finite if finite.size else [0.0, 1.0], bins=bins)
+    groups = (list(dict.fromkeys(np.asarray(score[by].values).tolist())) if by in score.coords
+              else [None])
+    for group in groups:
+        part = values if group is None else values[np.asarray(score[by].values) == group]
+        ax.hist(part[np.isfinite(part)], bins=edges, histtype="step", lw=1.5,
+                label=None if group is None else str(group))
+    if groups != [None]:
+        ax.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1)
+    ax.set_xlabel(f"selectivity ({score.attrs.get('method', scores.attrs.get('method', ''))})")
+    ax.set_ylabel("units")
+    return ax
+
+
+def plot_top_stimuli(top: xr.Dataset, images: Any, *, units: Any = None, fig: Any = None) -> Any:
+    """Grid of each unit's top stimuli: one row per unit, ``rank`` columns.
+
+    ``top`` is what :func:`top_stimuli` returns; ``images`` maps stimulus ids to arrays
+    (a dict, or any mapping). ``units`` picks rows (default: every unit in ``top``, at most 10).
+    """
+    plt = _soft_import("matplotlib.pyplot", "plotting", "plot")
+    chosen = list(top["unit"].values[:10]) if units is None else list(units)
+    k = top.sizes["rank"]
+    fig = fig or plt.figure(figsize=(1.4 * k, 1.4 * len(chosen)))
+    axes = fig.subplots(len(chosen), k, squeeze=False)
+    for row, unit in enumerate(chosen):
+        for col in range(k):
+            ax = axes[row, col]
+            sid = str(top["stimulus"].sel(unit=unit, rank=col).item())
+            ax.imshow(np.asarray(images[sid]), cmap="gray")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{top['value'].sel(unit=unit, rank=col).item():.2f}", fontsize=6)
+            if col == 0:
+                ax.set_ylabel(str(unit), fontsize=6)
+    return fig

@@ -316,6 +316,52 @@ def _encode_figure(scores: Any, path: str) -> None:
     _save_figure(fig, path)
 
 
+def cmd_selectivity(args: argparse.Namespace) -> int:
+    """Per-unit selectivity of an assembly file; writes scores, top stimuli and a figure."""
+    import re
+
+    import numpy as np
+    import xarray as xr
+
+    from brainbridge.analyses import selectivity, top_stimuli
+
+    from ._storage import load
+
+    acts = load(args.acts)
+    if (args.labels is None) == (args.positive is None):
+        raise ValueError("Give exactly one of '--labels' (a stimulus coord) or '--positive' "
+                         "(a regular expression on stimulus ids, e.g. '^face_').")
+    if args.positive is not None:
+        labels = np.array([bool(re.search(args.positive, str(s)))
+                           for s in acts["stimulus"].values])
+        target = True
+    else:
+        labels, target = args.labels, args.target
+    scores = selectivity(acts, labels, method=args.method, target=target)
+    top = top_stimuli(acts, k=args.top)
+    result = xr.merge([scores, top.rename(stimulus="top_stimulus", value="top_value")])
+    _write_dataset(result, args.out)
+    _out(f"wrote {args.out}")
+    if "layer" in scores.coords:
+        table = scores["score"].groupby("layer").median()
+        _out(f"median {args.method} per layer:")
+        for layer, value in zip(table["layer"].values, table.values):
+            _out(f"  {layer:<24}{float(value):8.3f}")
+    if args.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from brainbridge.analyses import plot_selectivity
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_selectivity(scores, ax=ax)
+        _save_figure(fig, args.figure)
+        _out(f"wrote {args.figure}")
+    return 0
+
+
 def _score_map(r: Any, modality: str, ax: Any, fig: Any) -> None:
     """Scores at their positions: an mne topomap for EEG/MEG sensors, glass-brain markers
     (nilearn) for fMRI voxels or ROIs in mm, else a plain top-view scatter."""
@@ -493,6 +539,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="scores file (.nc)")
     p.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
     p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser(
+        "selectivity", parents=[common], help="per-unit selectivity of an assembly file",
+        description="Score every unit's selectivity for a stimulus class. Example: brainbridge "
+                    "selectivity acts.nc --positive '^face_' --out sel.nc --figure sel.png")
+    p.add_argument("acts", help="stimulus x unit assembly file (e.g. from brainbridge extract)")
+    p.add_argument("--labels", default=None, help="stimulus coord holding class labels")
+    p.add_argument("--target", default=None, help="preferred class (with --labels)")
+    p.add_argument("--positive", default=None,
+                   help="regular expression on stimulus ids marking the preferred class")
+    p.add_argument("--method", default="dprime", help="dprime, csi, t, anova, ... (default dprime)")
+    p.add_argument("--top", type=int, default=5, help="top stimuli kept per unit")
+    p.add_argument("--out", required=True, help="result file (.nc)")
+    p.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
+    p.set_defaults(func=cmd_selectivity)
     return parser
 
 

@@ -200,3 +200,47 @@ def test_score_maps_for_positions(tmp_path, modality):
     assert (tmp_path / "map.png").stat().st_size > 1000
     if modality == "calcium":  # plain top view: one point per unit, coloured by r
         np.testing.assert_array_equal(np.sort(ax.collections[0].get_array()), r.values)
+
+
+def test_selectivity_command(tmp_path, capsys, rng):
+    import xarray as xr
+
+    from brainbridge.analyses import selectivity
+
+    ids = [f"face_{i:02d}" for i in range(20)] + [f"house_{i:02d}" for i in range(20)]
+    values = rng.normal(size=(40, 6))
+    values[:20, 2] += 3.0  # unit 2 prefers faces
+    acts = bb.assembly(values, dims=("stimulus", "unit"), modality="ann",
+                       coords={"stimulus": ids, "layer": ("unit", ["a"] * 3 + ["b"] * 3)})
+    bb.save(acts, tmp_path / "acts.nc")
+    code = main(["selectivity", str(tmp_path / "acts.nc"), "--positive", "^face_", "--out",
+                 str(tmp_path / "sel.nc"), "--figure", str(tmp_path / "sel.png"), "-q"])
+    assert code == 0
+    result = xr.load_dataset(tmp_path / "sel.nc", engine="h5netcdf")
+    expected = selectivity(acts, np.arange(40) < 20, method="dprime", target=True)
+    np.testing.assert_allclose(result["score"].values, expected["score"].values)
+    assert int(np.argmax(result["score"].values)) == 2
+    assert result["top_stimulus"].sel(unit="2", rank=0).item().startswith("face_")
+    assert (tmp_path / "sel.png").stat().st_size > 1000
+    assert "median dprime per layer:" in capsys.readouterr().out
+    assert main(["selectivity", str(tmp_path / "acts.nc"), "--out", str(tmp_path / "x.nc")]) == 2
+    assert ("Give exactly one of '--labels' (a stimulus coord) or '--positive'"
+            in capsys.readouterr().err)
+
+
+def test_plot_top_stimuli_grid(rng):
+    import matplotlib.pyplot as plt
+
+    from brainbridge.analyses import plot_top_stimuli, top_stimuli
+
+    ids = [f"s{i}" for i in range(8)]
+    acts = bb.assembly(rng.normal(size=(8, 3)), dims=("stimulus", "unit"), modality="ann",
+                       coords={"stimulus": ids})
+    images = {s: rng.random((5, 5)) for s in ids}
+    top = top_stimuli(acts, k=3)
+    fig = plot_top_stimuli(top, images)
+    axes = fig.axes
+    assert len(axes) == 9
+    first = str(top["stimulus"].sel(unit="0", rank=0).item())
+    np.testing.assert_array_equal(axes[0].images[0].get_array(), images[first])
+    plt.close(fig)
