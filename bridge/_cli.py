@@ -452,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="debug log output (default: info)")
     common.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bars, warnings only")
+    outputs = argparse.ArgumentParser(add_help=False)  # shared by compare, encode, selectivity
+    outputs.add_argument("--out", required=True, help="result file (.nc)")
+    outputs.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("info", parents=[common],
@@ -501,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser(
-        "compare", parents=[common], help="RSA or CKA between two assembly files",
+        "compare", parents=[common, outputs], help="RSA or CKA between two assembly files",
         description="Align two assemblies on their stimuli and compare their representations. "
                     "Example: brainbridge compare model.nc brain.nc --method rsa --by-a layer "
                     "--n-boot 1000 --out rsa.nc --figure rsa.png")
@@ -517,12 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=0, help="bootstrap samples over stimuli (rsa)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", required=True, help="result file (.nc)")
-    p.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
-        "encode", parents=[common], help="cross-validated encoding model: features -> responses",
+        "encode", parents=[common, outputs], help="cross-validated encoding model: features -> responses",
         description="Predict responses from features with cross-validation and write per-unit "
                     "scores (r, R2, noise ceiling). Example: brainbridge encode acts.nc bold.nc "
                     "--out scores.nc --figure scores.png")
@@ -536,12 +537,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delays", default=None,
                    help="FIR delays in samples, LO:HI (time series), e.g. 0:10")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="scores file (.nc)")
-    p.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser(
-        "selectivity", parents=[common], help="per-unit selectivity of an assembly file",
+        "selectivity", parents=[common, outputs], help="per-unit selectivity of an assembly file",
         description="Score every unit's selectivity for a stimulus class. Example: brainbridge "
                     "selectivity acts.nc --positive '^face_' --out sel.nc --figure sel.png")
     p.add_argument("acts", help="stimulus x unit assembly file (e.g. from brainbridge extract)")
@@ -551,8 +550,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regular expression on stimulus ids marking the preferred class")
     p.add_argument("--method", default="dprime", help="dprime, csi, t, anova, ... (default dprime)")
     p.add_argument("--top", type=int, default=5, help="top stimuli kept per unit")
-    p.add_argument("--out", required=True, help="result file (.nc)")
-    p.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
     p.set_defaults(func=cmd_selectivity)
     return parser
 
