@@ -50,6 +50,7 @@ _EXPORTS = {
     "plot_matrix": "._plots",
     "plot_selectivity": "._plots",
     "plot_top_stimuli": "._plots",
+    "plot_correlation_partners": "._plots",
 }
 
 

@@ -117,8 +117,13 @@ def _chunks(a: Any, b: Any, chunk_size: int, perm: np.ndarray | None) -> Iterato
 
 
 def _accumulate(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dev: Any,
-                transform: Callable[[Any], Any] | None = None) -> dict[str, Any]:
-    """Float64 sums of the shifted chunks: n, Sx, Sxx, Sy, Syy, Sxy."""
+                transform: Callable[[Any], Any] | None = None,
+                shift: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Float64 sums of the shifted chunks: n, Sx, Sxx, Sy, Syy, Sxy.
+
+    The shift is the first chunk's per-unit mean unless given (the distributed path gives
+    every block the same one, so the blocks' sums add up).
+    """
     import torch
 
     acc: dict[str, Any] = {}
@@ -129,7 +134,9 @@ def _accumulate(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dev: Any,
         if transform is not None:
             y = transform(y)
         if not acc:
-            acc = {"n": 0, "shift_x": x.mean(0), "shift_y": y.mean(0)}
+            sx, sy = (x.mean(0), y.mean(0)) if shift is None else (
+                torch.as_tensor(v, device=dev) for v in shift)
+            acc = {"n": 0, "shift_x": sx, "shift_y": sy}
             p, q = x.shape[1], y.shape[1]
             for key, size in (("sx", (p,)), ("sxx", (p,)), ("sy", (q,)), ("syy", (q,)), ("sxy", (p, q))):
                 acc[key] = torch.zeros(size, dtype=torch.float64, device=dev)
@@ -143,6 +150,10 @@ def _accumulate(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dev: Any,
         acc["sy"] += y.sum(0)
         acc["syy"] += torch.linalg.vector_norm(y, dim=0) ** 2
         acc["sxy"] += matmul(x.T, y)  # in-place add promotes the chunk's product to float64
+    return acc
+
+
+def _check_enough(acc: dict[str, Any]) -> dict[str, Any]:
     if not acc or acc["n"] < 2:
         raise ValueError(
             "Invalid value for 'a'/'b': expected at least 2 samples to correlate; got "
@@ -195,21 +206,93 @@ BASELINES: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
-def _correlate(a: Any, b: Any, chunk_size: int, dev: Any, spec: dict[str, Any]) -> dict[str, Any]:
+def _transform(spec: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """The change made to each chunk of b by a baseline (rotation or gaussian), or None."""
     import torch
 
-    transform = None
     if "rotation" in spec:
         rot = spec["rotation"]
 
-        def transform(y: Any) -> Any:
+        def rotate(y: Any) -> Any:
             return matmul(y, torch.as_tensor(rot, dtype=y.dtype, device=y.device))
-    elif "gaussian" in spec:
+        return rotate
+    if "gaussian" in spec:
         gen = spec["gaussian"]
 
-        def transform(y: Any) -> Any:
+        def draw(y: Any) -> Any:
             return torch.as_tensor(gen.standard_normal(tuple(y.shape)), dtype=y.dtype, device=y.device)
-    return _accumulate(_chunks(a, b, chunk_size, spec.get("perm")), dev, transform)
+        return draw
+    return None
+
+
+def _correlate(a: Any, b: Any, chunk_size: int, device: Any, spec: dict[str, Any],
+               client: Any = None) -> dict[str, Any]:
+    if client is not None:
+        return _correlate_distributed(client, a, b, chunk_size, device, spec)
+    dev = resolve_device(device)
+    return _check_enough(_accumulate(_chunks(a, b, chunk_size, spec.get("perm")), dev, _transform(spec)))
+
+
+# ----------------------------------------------------------------------------- dask.distributed
+def _block_sums(xa: np.ndarray, yb: np.ndarray, shift: tuple[np.ndarray, np.ndarray],
+                spec: dict[str, Any], device: Any) -> dict[str, Any]:
+    """Runs on a worker: the float64 sums of one block of samples, as numpy."""
+    if "gaussian_seed" in spec:
+        spec = {"gaussian": np.random.default_rng(spec["gaussian_seed"])}
+    acc = _accumulate([(np.asarray(xa), np.asarray(yb))], resolve_device(device), _transform(spec), shift)
+    return {k: (v if k == "n" else v.cpu().numpy()) for k, v in acc.items()}
+
+
+def _add_sums(s1: dict[str, Any], s2: dict[str, Any]) -> dict[str, Any]:
+    """Runs on a worker: the sums of two blocks (same shift) added."""
+    return {k: (s1[k] if k.startswith("shift") else s1[k] + s2[k]) for k in s1}
+
+
+def _correlate_distributed(client: Any, a: Any, b: Any, chunk_size: int, device: Any,
+                           spec: dict[str, Any]) -> dict[str, Any]:
+    """One task per ``chunk_size`` block of samples on a dask.distributed cluster, tree-summed.
+
+    Every block is shifted by the first block's per-unit means (computed here), so the blocks'
+    float64 sums add up to exactly what the local loop accumulates. Dask-backed inputs are
+    computed on the workers (``client.compute`` per block); numpy inputs are scattered.
+    """
+    import torch
+
+    if b is None:
+        raise ValueError(
+            "Invalid value for 'client': a dask.distributed client needs array inputs (numpy, "
+            "dask or DataArrays); got an iterable of chunk pairs. Pass a and b as (dask) arrays."
+        )
+    first_x, first_y = next(_chunks(a, b, chunk_size, spec.get("perm")))
+    if "gaussian" in spec:  # the drawn noise has mean 0; any shift cancels in r
+        shift = (np.asarray(first_x, dtype=np.float64).mean(0), np.zeros(b.shape[1]))
+    else:
+        local = _accumulate([(first_x, first_y)], "cpu", _transform(spec))
+        shift = (local["shift_x"].numpy(), local["shift_y"].numpy())
+    shift = (shift[0].astype(np.float64), shift[1].astype(np.float64))
+    shared = {k: v for k, v in spec.items() if k == "rotation"}
+    if shared:
+        shared = {"rotation": client.scatter(shared["rotation"], broadcast=True)}
+    n = a.shape[0]
+    seeds = spec["gaussian"].integers(2**63, size=-(-n // chunk_size)) if "gaussian" in spec else None
+
+    def to_worker(block: Any) -> Any:
+        return client.compute(block) if _is_dask(block) else client.scatter(np.ascontiguousarray(block))
+
+    futures = []
+    for i, start in enumerate(range(0, n, chunk_size)):
+        sl = slice(start, min(start + chunk_size, n))
+        yb = b[spec["perm"][sl]] if "perm" in spec else b[sl]
+        task_spec = dict(shared) if seeds is None else {"gaussian_seed": int(seeds[i])}
+        futures.append(client.submit(_block_sums, to_worker(a[sl]), to_worker(yb), shift,
+                                     task_spec, device, pure=False))
+    while len(futures) > 1:  # pairwise tree sum on the workers
+        pairs = [futures[i:i + 2] for i in range(0, len(futures), 2)]
+        futures = [client.submit(_add_sums, *p, pure=False) if len(p) == 2 else p[0] for p in pairs]
+    sums = futures[0].result()
+    dev = resolve_device(device)
+    acc = {k: (v if k == "n" else torch.as_tensor(v, device=dev)) for k, v in sums.items()}
+    return _check_enough(acc)
 
 
 def _unit_coords(da: Any, new: str, dim: str) -> dict[str, Any]:
@@ -248,7 +331,8 @@ def _result(acc: dict[str, Any], ids_a: np.ndarray, ids_b: np.ndarray, top_k: in
 
 def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_size: int = 4096,
                        top_k: int | None = None, baseline: str | None = None,
-                       device: Any = "auto", random_state: Any = None) -> xr.Dataset:
+                       device: Any = "auto", random_state: Any = None,
+                       client: Any = None) -> xr.Dataset:
     """Pearson correlation of every unit of ``a`` with every unit of ``b``, streamed.
 
     ``r_ij = (n Sxy_ij - Sx_i Sy_j) / sqrt((n Sxx_i - Sx_i^2)(n Syy_j - Sy_j^2))`` over the
@@ -281,7 +365,14 @@ def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_si
         ``baseline_partner``) for excess correlation (Gurnee et al. 2024), e.g.
         ``ds.r.max("unit_b") - ds.baseline_r.max("unit_b")``.
     device : str or torch.device, default="auto"
+        Where the chunk products run (on each worker, when ``client`` is given).
     random_state : int, Generator or None
+    client : distributed.Client, optional
+        Run the chunks on a dask.distributed cluster: one task per ``chunk_size`` block of
+        samples (dask-backed blocks are computed on the workers, numpy blocks scattered), every
+        block shifted by the first block's means, float64 block sums added in a tree on the
+        workers. Equal to the local result up to float summation order. The gaussian baseline
+        seeds each block from ``random_state``, so its draws differ from the local path's.
 
     Returns
     -------
@@ -312,6 +403,11 @@ def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_si
         )
     if baseline is not None:
         _check_option("baseline", baseline, list(BASELINES))
+    if client is not None and not callable(getattr(client, "submit", None)):
+        raise ValueError(
+            "Invalid value for 'client': expected a distributed.Client (or None); got "
+            f"{type(client).__name__}. Create one with distributed.Client(...) or leave it None."
+        )
     if b is None and (isinstance(a, (np.ndarray, xr.DataArray)) or _is_dask(a)):
         raise ValueError(
             "Invalid value for 'b': expected an array or DataArray when 'a' is one; got None. "
@@ -320,16 +416,15 @@ def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_si
     if b is None and baseline is not None:
         a = list(a)  # an iterable is read twice: once for r, once for the baseline
     rng = np.random.default_rng(random_state)
-    dev = resolve_device(device)
     xa, yb, ids_a, ids_b = _prepare(a, b, dim)
-    acc = _correlate(xa, yb, chunk_size, dev, {})
+    acc = _correlate(xa, yb, chunk_size, device, {}, client)
     p, q = acc["sxy"].shape
     ids_a, ids_b = _unit_ids(ids_a, p), _unit_ids(ids_b, q)
     data = _result(acc, ids_a, ids_b, top_k, "")
     if baseline is not None:
         n = None if yb is None else yb.shape[0]
         spec = BASELINES[baseline](q, n, rng)
-        data.update(_result(_correlate(xa, yb, chunk_size, dev, spec), ids_a, ids_b, top_k,
+        data.update(_result(_correlate(xa, yb, chunk_size, device, spec, client), ids_a, ids_b, top_k,
                             "baseline_"))
     coords: dict[str, Any] = {"unit_a": ids_a, **_unit_coords(a, "unit_a", dim)}
     if top_k is None:
@@ -381,7 +476,7 @@ MATCH_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 100,
                 dim: str = "stimulus", chunk_size: int = 4096, device: Any = "auto",
-                random_state: Any = None) -> xr.Dataset:
+                random_state: Any = None, client: Any = None) -> xr.Dataset:
     """Match each unit of ``a`` to a unit of ``b`` by correlation, with permutation p-values.
 
     Methods: ``"best"`` (``argmax_j r_ij``); ``"mutual"`` (mutual best buddies, Rosetta
@@ -400,7 +495,7 @@ def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 10
     method : {"best", "mutual", "hungarian"}, default="best"
     n_null : int, default=100
         Permutations for the p-values; 0 skips them (``p`` is NaN).
-    dim, chunk_size, device, random_state : as in :func:`neuron_correlation`.
+    dim, chunk_size, device, random_state, client : as in :func:`neuron_correlation`.
 
     Returns
     -------
@@ -437,7 +532,8 @@ def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 10
     else:
         if b is None:
             a = list(a)
-        r_da = neuron_correlation(a, b, dim=dim, chunk_size=chunk_size, device=device).r
+        r_da = neuron_correlation(a, b, dim=dim, chunk_size=chunk_size, device=device,
+                                  client=client).r
     r = np.asarray(r_da.values, dtype=float)
     ids_b = np.asarray(r_da["unit_b"].values).astype(str)
     idx = MATCH_METHODS[method](r)
@@ -445,12 +541,11 @@ def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 10
     r_match = np.where(matched, r[np.arange(len(idx)), np.maximum(idx, 0)], np.nan)
     p = np.full(len(idx), np.nan)
     if n_null:
-        dev = resolve_device(device)
         xa, yb, _, _ = _prepare(a, b, dim)
         exceed = np.zeros(len(idx))
         for _ in range(n_null):
             n = None if yb is None else yb.shape[0]
-            acc = _correlate(xa, yb, chunk_size, dev, _baseline_permutation(0, n, rng))
+            acc = _correlate(xa, yb, chunk_size, device, _baseline_permutation(0, n, rng), client)
             null = _corr_rows(acc, slice(0, acc["sxy"].shape[0])).cpu().numpy()
             null_max = np.nanmax(np.where(np.isnan(null), -np.inf, null), axis=1)
             exceed += null_max >= r_match

@@ -158,6 +158,11 @@ def plot_selectivity(scores: xr.Dataset | xr.DataArray, *, by: str = "layer", ax
         part = values if group is None else values[np.asarray(score[by].values) == group]
         ax.hist(part[np.isfinite(part)], bins=edges, histtype="step", lw=1.5,
                 label=None if group is None else str(group))
+    if isinstance(scores, xr.Dataset) and "threshold" in scores:
+        bars = np.unique(np.asarray(scores["threshold"].values, dtype=float))
+        if bars.size == 1:  # one family: the permutation bar, both signs
+            for sign in (-1, 1):
+                ax.axvline(sign * bars[0], color="k", ls="--", lw=1)
     if groups != [None]:
         ax.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1)
     ax.set_xlabel(f"selectivity ({score.attrs.get('method', scores.attrs.get('method', ''))})")
@@ -187,3 +192,41 @@ def plot_top_stimuli(top: xr.Dataset, images: Any, *, units: Any = None, fig: An
             if col == 0:
                 ax.set_ylabel(str(unit), fontsize=6)
     return fig
+
+
+def _best_partner(r: xr.DataArray) -> np.ndarray:
+    if "rank" in r.dims:
+        return np.asarray(r.isel(rank=0).values, dtype=float)
+    return np.asarray(r.max("unit_b", skipna=True).values, dtype=float)
+
+
+def plot_correlation_partners(result: xr.Dataset, *, ax: Any = None, bins: int = 40) -> Any:
+    """Distribution over units of ``a`` of the best-partner correlation ``max_j r_ij``.
+
+    ``result`` is what :func:`neuron_correlation` returns (full matrix or ``top_k``); its
+    ``baseline_r``, when present, is drawn as a second histogram, and the legend gives both
+    medians and the median excess (Gurnee et al. 2024's "excess correlation").
+    """
+    if not isinstance(result, xr.Dataset) or "r" not in result or "unit_a" not in result["r"].dims:
+        raise ValueError(
+            "Invalid value for 'result': expected the Dataset returned by neuron_correlation "
+            f"(with an 'r' over 'unit_a'); got {type(result).__name__}"
+            f"{' with variables ' + str(list(result.data_vars)) if isinstance(result, xr.Dataset) else ''}."
+        )
+    ax = _axes(ax)
+    best = _best_partner(result["r"])
+    series = [("r", best)]
+    if "baseline_r" in result:
+        base = _best_partner(result["baseline_r"])
+        series.append((f"baseline ({result.attrs.get('baseline', '')})", base))
+    finite = np.concatenate([v[np.isfinite(v)] for _, v in series])
+    edges = np.histogram_bin_edges(finite if finite.size else [0.0, 1.0], bins=bins)
+    for label, values in series:
+        ax.hist(values[np.isfinite(values)], bins=edges, histtype="step", lw=1.5,
+                label=f"{label}: median {np.nanmedian(values):.3f}")
+    if len(series) == 2:
+        ax.plot([], [], " ", label=f"median excess {np.nanmedian(best - series[1][1]):.3f}")
+    ax.legend(fontsize=7)
+    ax.set_xlabel("best-partner correlation per unit of a")
+    ax.set_ylabel("units")
+    return ax

@@ -187,8 +187,13 @@ def selectivity(
     method: str = "dprime",
     target: Any = None,
     dim: str = "stimulus",
+    n_permutations: int = 0,
+    family: str | None = None,
+    alpha: float = 0.05,
+    random_state: Any = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
-    r"""Per-unit selectivity scores.
+    r"""Per-unit selectivity scores, optionally with a label-permutation threshold.
 
     Parameters
     ----------
@@ -217,13 +222,29 @@ def selectivity(
         the labels are boolean; required otherwise.
     dim : str, default='stimulus'
         The sample dim.
+    n_permutations : int, default=0
+        Label-based methods only: shuffle the labels this many times and recompute the scores
+        (the null). Adds per unit ``p_perm = (1 + #{|s*| >= |s|}) / (1 + P)`` (two-sided;
+        F is non-negative), the family-wise bar ``threshold``, the ``1 - alpha`` quantile of
+        the per-permutation maximum ``|s*|`` over the unit's family (max-statistic correction),
+        ``p_fwe = (1 + #{max |s*| >= |s|}) / (1 + P)`` and ``significant = |s| > threshold``.
+    family : str, optional
+        Unit coord grouping units into families for the maximum (e.g. ``'layer'``: one bar
+        per layer); None: all units are one family.
+    alpha : float, default=0.05
+        Family-wise error rate for ``threshold``.
+    random_state : int, Generator or None
+        Seeds the permutations.
+    progress : bool or None, default=None
+        Progress bar over permutations; None shows it on a terminal only.
 
     Returns
     -------
     Dataset
         ``score`` over 'unit' (over ``dim`` for ``'population_sparseness'``), plus ``p``,
-        ``q`` (and ``df`` for ``'t'``) where defined; coords of that dim are kept.
-        Constant units give NaN. ``attrs``: ``method``, ``target``.
+        ``q`` (and ``df`` for ``'t'``) where defined, and the permutation outputs above;
+        coords of that dim are kept. Constant units give NaN. ``attrs``: ``method``,
+        ``target`` (and ``n_permutations``, ``family``, ``alpha``).
 
     Examples
     --------
@@ -275,12 +296,77 @@ def selectivity(
                     f"Invalid value for {name!r}: method {method!r} does not use it; got "
                     f"{value!r}. Leave {name}=None."
                 )
+    if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
+        raise ValueError(
+            f"Invalid value for 'n_permutations': expected a non-negative integer; got "
+            f"{n_permutations!r}."
+        )
+    if n_permutations and not needs_labels:
+        raise ValueError(
+            f"Invalid value for 'n_permutations': method {method!r} has no labels to shuffle; "
+            f"got {n_permutations}. Leave n_permutations=0, or use a label-based method."
+        )
+    if not 0 < alpha < 1:
+        raise ValueError(f"Invalid value for 'alpha': expected a number in (0, 1); got {alpha!r}.")
     out = fn(r, lab, target)
+    if n_permutations:
+        out.update(_permutation_null(fn, r, lab, target, out["score"], _family(x, family),
+                                     n_permutations, alpha, random_state, progress))
     coords = _unit_coords(x) if over == "unit" else _dim_coords(x, dim)
     odim = "unit" if over == "unit" else dim
     ds = xr.Dataset({k: ((odim,), v) for k, v in out.items()}, coords=coords)
     ds.attrs.update(method=method, target=str(target) if target is not None else "")
+    if n_permutations:
+        ds.attrs.update(n_permutations=int(n_permutations), family=family or "", alpha=float(alpha))
     return ds
+
+
+def _family(x: xr.DataArray, family: str | None) -> np.ndarray:
+    """One family label per unit (all zeros when ``family`` is None)."""
+    if family is None:
+        return np.zeros(x.sizes["unit"], dtype=np.int64)
+    if family not in x.coords or x.coords[family].dims != ("unit",):
+        have = [str(k) for k, v in x.coords.items() if v.dims == ("unit",) and k != "unit"]
+        raise ValueError(
+            f"Invalid value for 'family': expected the name of a coord on 'unit' (one of "
+            f"{', '.join(map(repr, have)) or 'none'}); got {family!r}. Add it with "
+            f"x.assign_coords({family}=('unit', values)), or leave family=None."
+        )
+    return np.unique(np.asarray(x.coords[family].values), return_inverse=True)[1].reshape(-1)
+
+
+def _permutation_null(fn: Callable[..., dict[str, np.ndarray]], r: np.ndarray, lab: np.ndarray,
+                      target: Any, score: np.ndarray, fam: np.ndarray, n_perm: int, alpha: float,
+                      random_state: Any, progress: bool | None) -> dict[str, np.ndarray]:
+    """Per-unit and family-wise (max-statistic) permutation p-values and bars."""
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(random_state)
+    obs = np.abs(score)
+    n_fam = int(fam.max()) + 1
+    exceed = np.zeros(obs.shape)
+    null_max = np.empty((n_perm, n_fam))
+    for i in tqdm(range(n_perm), desc="permutations", disable=None if progress is None else not progress):
+        null = np.abs(fn(r, rng.permutation(lab), target)["score"])
+        with np.errstate(invalid="ignore"):
+            exceed += null >= obs
+        filled = np.where(np.isnan(null), -np.inf, null)
+        null_max[i] = np.full(n_fam, -np.inf)
+        np.maximum.at(null_max[i], fam, filled)
+    threshold = np.quantile(null_max, 1 - alpha, axis=0)[fam]
+    ordered = np.sort(null_max, axis=0)
+    fwe = np.empty(obs.shape)
+    for f in range(n_fam):  # #{max |s*| >= |s|} per unit, by binary search in its family's maxima
+        m = fam == f
+        fwe[m] = n_perm - np.searchsorted(ordered[:, f], obs[m], side="left")
+    with np.errstate(invalid="ignore"):
+        nan = np.isnan(obs)
+        return {
+            "p_perm": np.where(nan, np.nan, (1 + exceed) / (1 + n_perm)),
+            "p_fwe": np.where(nan, np.nan, (1 + fwe) / (1 + n_perm)),
+            "threshold": threshold,
+            "significant": obs > threshold,
+        }
 
 
 def top_stimuli(x: xr.DataArray, k: int = 5, *, dim: str = "stimulus") -> xr.Dataset:

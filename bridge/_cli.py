@@ -337,16 +337,28 @@ def cmd_selectivity(args: argparse.Namespace) -> int:
         target = True
     else:
         labels, target = args.labels, args.target
-    scores = selectivity(acts, labels, method=args.method, target=target)
+    family = args.family if args.family or "layer" not in acts.coords else "layer"
+    perm = {"n_permutations": args.permutations, "family": family, "alpha": args.alpha,
+            "random_state": args.seed} if args.permutations else {}
+    scores = selectivity(acts, labels, method=args.method, target=target, **perm)
     top = top_stimuli(acts, k=args.top)
     result = xr.merge([scores, top.rename(stimulus="top_stimulus", value="top_value")])
     _write_dataset(result, args.out)
     _out(f"wrote {args.out}")
     if "layer" in scores.coords:
         table = scores["score"].groupby("layer").median()
-        _out(f"median {args.method} per layer:")
-        for layer, value in zip(table["layer"].values, table.values):
-            _out(f"  {layer:<24}{float(value):8.3f}")
+        if perm:
+            _out(f"median {args.method} per layer, permutation bar (alpha {args.alpha}, "
+                 f"{args.permutations} shuffles) and units above it:")
+            bars = scores["threshold"].groupby("layer").first()
+            counts = scores["significant"].groupby("layer").sum()
+            for layer, value, bar, count in zip(table["layer"].values, table.values, bars.values,
+                                                counts.values):
+                _out(f"  {layer:<24}{float(value):8.3f}{float(bar):8.3f}{int(count):6d}")
+        else:
+            _out(f"median {args.method} per layer:")
+            for layer, value in zip(table["layer"].values, table.values):
+                _out(f"  {layer:<24}{float(value):8.3f}")
     if args.figure:
         import matplotlib
 
@@ -550,6 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regular expression on stimulus ids marking the preferred class")
     p.add_argument("--method", default="dprime", help="dprime, csi, t, anova, ... (default dprime)")
     p.add_argument("--top", type=int, default=5, help="top stimuli kept per unit")
+    p.add_argument("--permutations", type=int, default=0,
+                   help="label shuffles for a family-wise permutation bar (e.g. 1000; default 0: none)")
+    p.add_argument("--family", default=None,
+                   help="unit coord grouping units for the bar (default: 'layer' when present)")
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
     p.set_defaults(func=cmd_selectivity)
     return parser
 

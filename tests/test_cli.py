@@ -226,6 +226,17 @@ def test_selectivity_command(tmp_path, capsys, rng):
     assert main(["selectivity", str(tmp_path / "acts.nc"), "--out", str(tmp_path / "x.nc")]) == 2
     assert ("Give exactly one of '--labels' (a stimulus coord) or '--positive'"
             in capsys.readouterr().err)
+    assert main(["selectivity", str(tmp_path / "acts.nc"), "--positive", "^face_", "--out",
+                 str(tmp_path / "perm.nc"), "--permutations", "30", "--seed", "4"]) == 0
+    result = xr.load_dataset(tmp_path / "perm.nc", engine="h5netcdf")
+    expected = selectivity(acts, np.arange(40) < 20, target=True, n_permutations=30, family="layer",
+                           random_state=4, progress=False)
+    np.testing.assert_allclose(result["threshold"].values, expected["threshold"].values)
+    assert result["significant"].values.tolist() == expected["significant"].values.tolist()
+    lines = capsys.readouterr().out.splitlines()
+    assert "permutation bar (alpha 0.05, 30 shuffles)" in lines[1]
+    bar_a = float(expected["threshold"].values[0])
+    assert lines[2].split() == ["a", f"{float(expected.score[:3].median()):.3f}", f"{bar_a:.3f}", "1"]
 
 
 def test_plot_top_stimuli_grid(rng):

@@ -205,3 +205,72 @@ def test_precomputed_with_null_errors():
            "permute; got n_null=5. Pass n_null=0, or pass both assemblies.")
     with pytest.raises(ValueError, match=re.escape(msg)):
         match_units(da, n_null=5)
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_distributed_equals_local(rng, client, lazy):
+    x = (rng.normal(size=(103, 6)) + 50.0).astype(np.float32)
+    y = (x[:, :4] @ rng.normal(size=(4, 5)) + rng.normal(size=(103, 5))).astype(np.float32)
+    if lazy:
+        da = pytest.importorskip("dask.array")
+        x, y = da.from_array(x, chunks=(17, 6)), da.from_array(y, chunks=(29, 5))
+    ds = neuron_correlation(x, y, chunk_size=10, client=client, device="cpu")
+    np.testing.assert_allclose(ds.r.values, _ref(np.asarray(x), np.asarray(y)), atol=1e-5)
+    assert ds.attrs["n_samples"] == 103
+    if lazy:  # dask-backed blocks computed on the workers; the baselines are checked on numpy
+        return
+    for baseline in ("permutation", "rotation"):  # the same draws as the local path
+        local = neuron_correlation(x, y, chunk_size=10, baseline=baseline, random_state=3, device="cpu")
+        dist = neuron_correlation(x, y, chunk_size=10, baseline=baseline, random_state=3, client=client,
+                                  device="cpu")
+        np.testing.assert_allclose(dist.baseline_r.values, local.baseline_r.values, atol=1e-5)
+    g = neuron_correlation(x, y, chunk_size=10, baseline="gaussian", random_state=3, client=client)
+    assert np.abs(g.baseline_r.values).max() < 0.45  # independent noise: |r| ~ 1/sqrt(103)
+    m = match_units(x, y, n_null=5, chunk_size=10, client=client, random_state=0, device="cpu")
+    m_local = match_units(x, y, n_null=5, chunk_size=10, random_state=0, device="cpu")
+    assert m.partner.values.tolist() == m_local.partner.values.tolist()
+    np.testing.assert_allclose(m.p.values, m_local.p.values)
+
+
+def test_distributed_errors(rng, client):
+    x = rng.normal(size=(20, 2))
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'client': a dask.distributed client needs array inputs (numpy, "
+            "dask or DataArrays); got an iterable of chunk pairs. Pass a and b as (dask) arrays.")):
+        neuron_correlation([(x, x)], client=client)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'client': expected a distributed.Client (or None); got str. "
+            "Create one with distributed.Client(...) or leave it None.")):
+        neuron_correlation(x, x, client="tcp://localhost:8786")
+
+
+@pytest.mark.parametrize("top_k", [None, 2])
+def test_plot_correlation_partners(rng, top_k):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from brainbridge.analyses import plot_correlation_partners
+
+    x = rng.normal(size=(80, 6))
+    y = np.hstack([x[:, :3] + 0.3 * rng.normal(size=(80, 3)), rng.normal(size=(80, 4))])
+    ds = neuron_correlation(x, y, top_k=top_k, baseline="permutation", random_state=0, device="cpu")
+    ax = plot_correlation_partners(ds)
+    best = _ref(x, y).max(1)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0] == f"r: median {np.median(best):.3f}"
+    assert texts[1].startswith("baseline (permutation): median ") and texts[2].startswith("median excess ")
+    base = ds.baseline_r.max("unit_b") if top_k is None else ds.baseline_r.isel(rank=0)
+    edges = np.histogram_bin_edges(np.concatenate([best, base.values]), bins=40)
+    counts = np.histogram(best, bins=edges)[0]  # the step outline of r reaches each bin's count
+    assert ax.patches[0].get_path().vertices[:, 1].max() == counts.max() and len(ax.patches) == 2
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'result': expected the Dataset returned by neuron_correlation (with an "
+            "'r' over 'unit_a'); got Dataset with variables ['score'].")):
+        plot_correlation_partners(xr.Dataset({"score": ("unit", [1.0])}))

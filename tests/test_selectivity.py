@@ -334,3 +334,47 @@ def test_welch_t_leaves_out_nan(rng):
     ref = stats.ttest_ind(data[face], data[~face], equal_var=False, nan_policy="omit")
     np.testing.assert_allclose(s.score.values, np.asarray(ref.statistic), rtol=1e-10)
     np.testing.assert_allclose(s.p.values, np.asarray(ref.pvalue), rtol=1e-8)
+
+
+def test_permutation_threshold_matches_loop(rng):
+    x, data, face = _make(rng)
+    s = selectivity(x, "face", n_permutations=50, family="layer", random_state=7, progress=False)
+    gen = np.random.default_rng(7)
+    fam = np.repeat([0, 1], N_UNIT // 2)
+    obs = np.abs(s.score.values)
+    exceed, maxima = np.zeros(N_UNIT), np.empty((50, 2))
+    for i in range(50):
+        lab = gen.permutation(face)
+        a, b = data[lab], data[~lab]
+        null = np.abs((a.mean(0) - b.mean(0)) / np.sqrt((a.var(0, ddof=1) + b.var(0, ddof=1)) / 2))
+        exceed += null >= obs
+        maxima[i] = [null[fam == f].max() for f in (0, 1)]
+    bar = np.array([np.quantile(maxima[:, f], 0.95) for f in fam])
+    np.testing.assert_allclose(s.p_perm.values, (1 + exceed) / 51)
+    np.testing.assert_allclose(s.threshold.values, bar)
+    fwe = [(1 + np.sum(maxima[:, f] >= o)) / 51 for f, o in zip(fam, obs)]
+    np.testing.assert_allclose(s.p_fwe.values, fwe)
+    assert s.significant.values.tolist() == (obs > bar).tolist()
+    assert np.flatnonzero(s.significant.values).tolist() == list(PLANTED)
+    assert s.attrs["n_permutations"] == 50 and s.attrs["family"] == "layer"
+    # one family (no coord): a single bar for all units; F is tested one-sided by nature
+    f = selectivity(x, "cat", method="anova", n_permutations=20, random_state=0, progress=False)
+    assert np.unique(f.threshold.values).size == 1 and f.p_perm.min() == 1 / 21
+
+
+def test_permutation_errors(rng):
+    x, _, _ = _make(rng)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'n_permutations': method 'lifetime_sparseness' has no labels to "
+            "shuffle; got 10. Leave n_permutations=0, or use a label-based method.")):
+        selectivity(x, method="lifetime_sparseness", n_permutations=10)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'n_permutations': expected a non-negative integer; got -1.")):
+        selectivity(x, "face", n_permutations=-1)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'family': expected the name of a coord on 'unit' (one of 'layer'); "
+            "got 'block'. Add it with x.assign_coords(block=('unit', values)), or leave family=None.")):
+        selectivity(x, "face", n_permutations=5, family="block")
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'alpha': expected a number in (0, 1); got 5.")):
+        selectivity(x, "face", n_permutations=5, alpha=5)
