@@ -51,6 +51,13 @@ _EXPORTS = {
     "plot_selectivity": "._plots",
     "plot_top_stimuli": "._plots",
     "plot_correlation_partners": "._plots",
+    "Graph": "._graph",
+    "knn_graph": "._graph",
+    "connectome_graph": "._graph",
+    "ricci_curvature": "._curvature",
+    "ricci_flow": "._curvature",
+    "ricci_community": "._curvature",
+    "CURVATURE_METHODS": "._curvature",
 }
 
 
