@@ -453,6 +453,70 @@ def _compare_figure(result: Any, table: Any, path: str) -> None:
     _save_figure(fig, path)
 
 
+def _train_paths(out: str) -> tuple[str, str, str]:
+    """Metrics (.nc), metrics table (.csv) and checkpoint (.pt) paths for ``--out``."""
+    if out.endswith(".nc"):
+        stem = out[:-3]
+        return out, stem + ".csv", stem + ".pt"
+    return (os.path.join(out, "metrics.nc"), os.path.join(out, "metrics.csv"),
+            os.path.join(out, "checkpoint.pt"))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a small LIF, ELM or LSTM network on a built-in task; write metrics and a checkpoint."""
+    from brainbridge.snn._tasks import TASKS, build_model
+    from brainbridge.snn._train import train
+
+    from ._storage import atomic_path
+
+    task = TASKS[args.task](**_parse_args(args.task_arg or []))
+    model = build_model(args.model, task, hidden=args.hidden, seed=args.seed,
+                        **_parse_args(args.model_arg or []))
+    nc_path, csv_path, ckpt_path = _train_paths(args.out)
+    os.makedirs(os.path.dirname(nc_path) or ".", exist_ok=True)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    metrics = train(model, task, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                    optimizer=args.optimizer, clip_grad_norm=args.clip_grad_norm, seed=args.seed,
+                    device=args.device, checkpoint=ckpt_path, resume=args.resume,
+                    progress=not args.quiet)
+    metrics.attrs.update({"model": args.model, "hidden": args.hidden})
+    _write_dataset(metrics, nc_path)
+    with atomic_path(csv_path) as tmp:
+        metrics.to_dataframe().to_csv(tmp, float_format="%.6g")
+    for path in (nc_path, csv_path, ckpt_path):
+        _out(f"wrote {path}")
+    last = metrics.isel(epoch=-1)
+    name = f"test_{task.metric}"
+    _out(f"{task.name} / {args.model}: epoch {int(last['epoch'])}, test loss "
+         f"{float(last['test_loss']):.4f}, test {task.metric} {float(last[name]):.4f} "
+         f"(chance {task.chance:.4g}), seed {args.seed}")
+    if args.figure:
+        _train_figure(metrics, task.metric, args.figure)
+        _out(f"wrote {args.figure}")
+    return 0
+
+
+def _train_figure(metrics: Any, metric: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    epoch = metrics["epoch"].values
+    for ax, key in zip(axes, ("loss", metric)):
+        for split in ("train", "test"):
+            ax.plot(epoch, metrics[f"{split}_{key}"].values, marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend()
+    axes[1].axhline(metrics.attrs["chance"], color="k", lw=0.8, ls="--")
+    _save_figure(fig, path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainbridge",
@@ -569,6 +633,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
     p.set_defaults(func=cmd_selectivity)
+
+    p = sub.add_parser(
+        "train", parents=[common, outputs],
+        help="train a small LIF, ELM or LSTM network on a built-in task",
+        description="Train a small network on a task that needs no download and write per-epoch "
+                    "metrics (--out DIR gives DIR/metrics.nc, DIR/metrics.csv and "
+                    "DIR/checkpoint.pt; --out NAME.nc gives NAME.nc, NAME.csv and NAME.pt). "
+                    "Example: brainbridge train --task memory --task-arg horizon=100 --model elm "
+                    "--epochs 20 --out run/ --figure run/curves.png")
+    p.add_argument("--task", required=True, choices=["digits", "memory", "adding", "grasshopper"])
+    p.add_argument("--task-arg", action="append", metavar="KEY=VALUE",
+                   help="task option, repeatable, read as YAML (e.g. horizon=100, order=pixel)")
+    p.add_argument("--model", required=True, choices=["lif", "elm", "lstm"])
+    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
+                   help="model option, repeatable (e.g. recurrent=false for lif, lam=5 for elm)")
+    p.add_argument("--hidden", type=int, default=64,
+                   help="hidden neurons / memory units / LSTM cells (default 64)")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
+    p.add_argument("--clip-grad-norm", type=float, default=None,
+                   help="clip the global gradient norm to this value (default: no clipping)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights, the data order and every RNG (default 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default: torch's choice; 1 is fastest for small models)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --out if there is one")
+    p.set_defaults(func=cmd_train)
     return parser
 
 
