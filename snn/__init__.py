@@ -10,6 +10,13 @@ from __future__ import annotations
 from .._lazy import attach
 
 _EXPORTS = {
+    "LIF": "._lif",
+    "RLIF": "._lif",
+    "LIFState": "._lif",
+    "LIFParams": "._lif",
+    "lif_step": "._lif",
+    "lif_seq": "._lif",
+    "surrogate": ".surrogate",
     "ELM": "._elm",
     "ELMState": "._elm",
     "ELMParams": "._elm",
