@@ -58,6 +58,15 @@ _EXPORTS = {
     "ricci_flow": "._curvature",
     "ricci_community": "._curvature",
     "CURVATURE_METHODS": "._curvature",
+    "as_graph": "._graph",
+    "curvature_alignment": "._curvature_align",
+    "system_curvature": "._curvature_align",
+    "ALIGNMENT_SCORES": "._curvature_align",
+    "PERMUTED_SCORES": "._curvature_align",
+    "plot_curvature_histogram": "._plots",
+    "plot_curvature_graph": "._plots",
+    "plot_communities": "._plots",
+    "graph_layout": "._plots",
 }
 
 

@@ -265,6 +265,18 @@ def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power:
     return src, dst, length, kappa, w1, dxy
 
 
+def _check_lengths(g: Graph) -> Graph:
+    data = np.asarray(g.weights.data, dtype=float)
+    bad = ~np.isfinite(data) | (data < 0)
+    if np.any(bad):
+        raise ValueError(
+            f"Invalid value for 'graph': expected finite, non-negative edge lengths; got {int(bad.sum())} "
+            f"stored entries that are NaN, infinite or negative (e.g. {data[bad][0]!r}). Drop those "
+            "edges or give them a length first."
+        )
+    return g
+
+
 def _node_curvature(n: int, src: np.ndarray, dst: np.ndarray, kappa: np.ndarray) -> np.ndarray:
     total = np.bincount(src, kappa, n) + np.bincount(dst, kappa, n)
     count = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
@@ -359,7 +371,7 @@ def ricci_curvature(
     import os
 
     _check_params(alpha, method, reg)
-    g = as_graph(graph, **knn)
+    g = _check_lengths(as_graph(graph, **knn))
     n_jobs = n_jobs or os.cpu_count() or 1
     parts = _edge_curvature(g, alpha, method, base, exp_power, reg, max_iter, tol, n_jobs, device)
     attrs = {"alpha": alpha, "method": method, "base": base, "exp_power": exp_power}

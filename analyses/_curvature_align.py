@@ -70,6 +70,13 @@ def _align_inputs(a: Any, b: Any, dim: str) -> tuple[Any, Any]:
     return a2, b2
 
 
+def _has_ids(x: Any, dim: str) -> bool:
+    """Whether the nodes of ``x``'s graph carry real ids (not row positions)."""
+    if isinstance(x, Graph) or hasattr(x, "adj") or _is_connectome(x):
+        return True
+    return isinstance(x, xr.DataArray) and (x.dims[0] if _is_square(x) else dim) in x.coords
+
+
 def _build(a: Any, b: Any, dim: str, knn: dict[str, Any]) -> tuple[Graph, Graph]:
     stimulus_like = [isinstance(x, xr.DataArray) and not _is_connectome(x) for x in (a, b)]
     if all(stimulus_like):
@@ -78,6 +85,12 @@ def _build(a: Any, b: Any, dim: str, knn: dict[str, Any]) -> tuple[Graph, Graph]
             a, b = _align_inputs(a, b, dim)
     ga = as_graph(a, dim=dim, **knn) if not isinstance(a, Graph) else a
     gb = as_graph(b, dim=dim, **knn) if not isinstance(b, Graph) else b
+    if not (_has_ids(a, dim) and _has_ids(b, dim)) and ga.n_nodes != gb.n_nodes:
+        raise ValueError(
+            f"Invalid value for 'b': expected {ga.n_nodes} rows like 'a' (inputs without ids are "
+            f"matched by position); got {gb.n_nodes}. Give both stimulus ids (DataArrays with a "
+            f"{dim!r} coord) or the same stimuli in the same order."
+        )
     if ga.directed != gb.directed:
         raise ValueError(
             f"Invalid value for 'b': expected a graph as directed as 'a' (directed={ga.directed}); got "
@@ -160,12 +173,35 @@ class _Matched:
 
 
 def _community_agreement(ca: np.ndarray, cb: np.ndarray) -> tuple[float, float]:
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
+    """(ARI, NMI) over the nodes with a community in both (-1: none), as sklearn.metrics computes
+    them (``adjusted_rand_score``; ``normalized_mutual_info_score``, arithmetic mean), from one
+    contingency table (sklearn's input checks would dominate a 1000-permutation null)."""
     ok = (ca >= 0) & (cb >= 0)
-    if ok.sum() < 2:
+    n = int(ok.sum())
+    if n < 2:
         return float("nan"), float("nan")
-    return float(adjusted_rand_score(ca[ok], cb[ok])), float(normalized_mutual_info_score(ca[ok], cb[ok]))
+    _, ua = np.unique(ca[ok], return_inverse=True)
+    _, ub = np.unique(cb[ok], return_inverse=True)
+    ka, kb = int(ua.max()) + 1, int(ub.max()) + 1
+    table = np.bincount(ua * kb + ub, minlength=ka * kb).reshape(ka, kb).astype(np.float64)
+    rows, cols = table.sum(1), table.sum(0)
+    # ARI (Hubert & Arabie 1985): (sum_ij C(n_ij, 2) - E) / (mean(sum_i C(a_i, 2), sum_j C(b_j, 2)) - E)
+    pairs = np.sum(table * (table - 1)) / 2
+    pa, pb = np.sum(rows * (rows - 1)) / 2, np.sum(cols * (cols - 1)) / 2
+    expected = pa * pb / (n * (n - 1) / 2)
+    top = (pa + pb) / 2 - expected
+    # top == 0 only for identical trivial labelings (one community each, or all singletons)
+    ari = 1.0 if top == 0 else float((pairs - expected) / top)
+    # NMI: I(A; B) / ((H(A) + H(B)) / 2); 1 when neither splits the nodes
+    if ka == kb == 1:
+        return ari, 1.0
+    nz = table > 0
+    outer = np.outer(rows, cols)[nz]
+    mi = max(0.0, float(np.sum(table[nz] / n * (np.log(table[nz] * n) - np.log(outer)))))
+    if mi == 0:
+        return ari, 0.0
+    h = [-float(np.sum(v / n * np.log(v / n))) for v in (rows, cols)]
+    return ari, float(mi / ((h[0] + h[1]) / 2))
 
 
 def _communities(g: Graph, label: str, iterations: int, flow_opts: dict[str, Any]) -> tuple[np.ndarray, str]:
@@ -254,7 +290,8 @@ def curvature_alignment(
         ids are first restricted to their shared ids (:func:`brainbridge.align`), so both
         kNN graphs are built over the same stimuli; prebuilt graphs are used as they are.
     k, metric, symmetrize, similarity
-        kNN graph options (:func:`knn_graph`); used only for inputs that are not graphs.
+        kNN graph options (:func:`knn_graph`), the same for ``a`` and ``b``; used only for
+        inputs that are not graphs (pass a :func:`knn_graph` to treat one side differently).
     alpha : float, default=0.5
         Mass kept on each node by the curvature measures.
     method : {'exact', 'sinkhorn'}, default='exact'

@@ -517,6 +517,195 @@ def _train_figure(metrics: Any, metric: str, path: str) -> None:
     _save_figure(fig, path)
 
 
+def _curvature_input(path: str, args: argparse.Namespace) -> Any:
+    """A connectome file -> its Graph; a stimulus assembly -> the DataArray (kNN graph later)."""
+    from brainbridge.analyses._graph import connectome_graph
+
+    from ._storage import load
+
+    da = load(path)
+    if {"pre", "post"} <= set(da.dims):
+        return connectome_graph(da, synapse_type=args.synapse_type, weight=args.weight or "unweighted",
+                                directed=False if args.undirected else None)
+    for flag, value in (("--synapse-type", args.synapse_type), ("--weight", args.weight),
+                        ("--undirected", args.undirected or None)):
+        if value is not None:
+            raise ValueError(
+                f"'{flag}' applies to connectome files (dims pre, post); {path} has dims "
+                f"{tuple(da.dims)}. Drop {flag}, or pass a connectome saved with brainbridge.save."
+            )
+    return da
+
+
+def _curvature_single(source: Any, args: argparse.Namespace) -> Any:
+    """Curvature of one graph, plus Ricci-flow communities over 'node' when ``--flow`` > 0."""
+    import numpy as np
+
+    from brainbridge.analyses._curvature import ricci_community, ricci_curvature, ricci_flow
+    from brainbridge.analyses._graph import as_graph
+
+    g = as_graph(source, k=args.k, metric=args.metric)
+    opts = {"alpha": args.alpha, "method": args.method, "device": args.device}
+    ds = ricci_curvature(g, **opts)
+    if not args.flow:
+        return ds
+    if g.directed:
+        raise ValueError(
+            "'--flow' needs an undirected graph (Ricci flow); this connectome graph is directed. Add "
+            "--undirected, use --synapse-type electrical, or pass --flow 0."
+        )
+    flow = ricci_flow(g, args.flow, progress=not args.quiet, **opts)
+    index = {(s, t): i for i, (s, t) in enumerate(zip(ds["source"].values.tolist(),
+                                                      ds["target"].values.tolist()))}
+    flowed = np.full(ds.sizes["edge"], np.nan)
+    rows = [index[(s, t)] for s, t in zip(flow["source"].values.tolist(), flow["target"].values.tolist())]
+    flowed[rows] = flow["weight"].values
+    ds = ds.assign(flow_weight=("edge", flowed), flow_curvature=("edge", np.full(flowed.size, np.nan)))
+    ds["flow_curvature"].values[rows] = flow["edge_curvature"].values
+    ds.attrs["flow_iterations"] = int(flow.attrs["iterations"])
+    community = np.full(ds.sizes["node"], -1, dtype=np.int64)
+    try:
+        com = ricci_community(flow)
+    except ValueError as err:
+        if "no modularity drop" not in str(err):
+            raise
+        logger.warning("no Ricci-flow communities: %s", err)
+        ds.attrs["community_note"] = str(err)
+    else:
+        pos = {v: i for i, v in enumerate(ds["node"].values.tolist())}
+        community[[pos[v] for v in com["node"].values.tolist()]] = com["community"].values
+        ds = ds.assign(modularity=("cutoff", com["modularity"].values)).assign_coords(
+            cutoff=com["cutoff"].values)
+        ds.attrs.update(cutoff=float(com.attrs["cutoff"]),
+                        modularity_at_cutoff=float(com.attrs["modularity_at_cutoff"]))
+    return ds.assign(community=("node", community))
+
+
+def cmd_curvature(args: argparse.Namespace) -> int:
+    """Ollivier-Ricci curvature of one graph, or curvature alignment of two systems."""
+    import numpy as np
+
+    inputs = [_curvature_input(path, args) for path in [args.a] + ([args.b] if args.b else [])]
+    if args.b is None:
+        ds = _curvature_single(inputs[0], args)
+        ds.attrs["input"] = str(args.a)
+        _write_dataset(ds, args.out)
+        _out(f"wrote {args.out}")
+        kappa = ds["edge_curvature"].values
+        node = ds["node_curvature"].values
+        kind = "directed" if ds.attrs["directed"] else "undirected"
+        _out(f"graph: {ds.sizes['node']} nodes, {kappa.size} {kind} edges")
+        if kappa.size:
+            _out(f"edge curvature: mean {kappa.mean():.4f}, median {np.median(kappa):.4f}, "
+                 f"negative {np.mean(kappa < 0):.1%}")
+            _out(f"node curvature: mean {np.nanmean(node):.4f}")
+        if "community" in ds:
+            n_com = int(ds["community"].max()) + 1
+            if n_com:
+                _out(f"communities after {ds.attrs['flow_iterations']} flow iterations: {n_com} "
+                     f"(modularity {ds.attrs['modularity_at_cutoff']:.3f} at cutoff "
+                     f"{ds.attrs['cutoff']:.3f})")
+            else:
+                _out("communities: none found")
+    else:
+        from brainbridge.analyses._curvature_align import curvature_alignment
+
+        ds = curvature_alignment(inputs[0], inputs[1], k=args.k, metric=args.metric, alpha=args.alpha,
+                                 method=args.method, flow_iterations=args.flow,
+                                 n_permutations=args.permutations, random_state=args.seed,
+                                 progress=not args.quiet, device=args.device)
+        ds.attrs.update({"a": str(args.a), "b": str(args.b)})
+        _write_dataset(ds, args.out)
+        _out(f"wrote {args.out}")
+        _out(f"a: {ds.attrs['n_nodes_a']} nodes, {ds.attrs['n_edges_a']} edges; b: "
+             f"{ds.attrs['n_nodes_b']} nodes, {ds.attrs['n_edges_b']} edges; shared: "
+             f"{ds.attrs['n_shared_nodes']} nodes, {ds.attrs['n_shared_edges']} edges")
+        _out(f"mean edge curvature: a {ds['edge_curvature_a'].mean().item():.4f}, "
+             f"b {ds['edge_curvature_b'].mean().item():.4f}")
+        _out(f"{'score':<18}{'value':>9}{'p':>9}")
+        for score, value, p in zip(ds["score"].values, ds["value"].values, ds["p_value"].values):
+            _out(f"{score:<18}{value:9.4f}{'' if np.isnan(p) else f'{p:9.4f}'}")
+        if ds.attrs["community_note"]:
+            _out(f"communities: {ds.attrs['community_note']}")
+    if args.figure:
+        _curvature_figure(ds, args.figure)
+        _out(f"wrote {args.figure}")
+    return 0
+
+
+def _curvature_figure(ds: Any, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from brainbridge.analyses._plots import plot_communities, plot_curvature_graph, plot_curvature_histogram
+
+    if "value" in ds:  # an alignment
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+        plot_curvature_histogram(ds, kind="edge", ax=axes[0])
+        plot_curvature_histogram(ds, kind="node", ax=axes[1])
+        if ds.attrs["n_communities_a"] and ds.attrs["n_communities_b"]:
+            plot_communities(ds, ax=axes[2])
+        else:
+            plot_curvature_graph(ds, system="a", ax=axes[2])
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        plot_curvature_histogram(ds, kind="edge", ax=axes[0])
+        has_com = "community" in ds and int(ds["community"].max()) >= 0
+        plot_curvature_graph(ds, nodes="community" if has_com else "curvature", ax=axes[1])
+    _save_figure(fig, path)
+
+
+def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | None) -> int:
+    """Run studies one after another into ``out/<name>/`` and print a summary table."""
+    from ._study import load_study, run_study
+
+    rows = []
+    for name in names:
+        study = load_study(name, quick=quick)
+        target = os.path.join(out, study["name"])
+        _out(f"running study {study['name']} -> {target}")
+        result = run_study(study, target, quick=quick, progress=progress)
+        rows.append(result)
+        _out(f"  wrote {result['paths']['html']} ({result['seconds']:.0f} s)")
+    _out("")
+    _out(f"{'study':<30}{'seconds':>9}  key numbers")
+    for result in rows:
+        first = result["summary"][0] if result["summary"] else {}
+        keys = [f"{k}={v}" for k, v in first.items() if k not in ("analysis", "seconds")][:2]
+        _out(f"{result['name']:<30}{result['seconds']:>9.0f}  {'; '.join(keys)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the built-in studies on real data that ships with the packages."""
+    from ._study import study_names
+
+    names = study_names()
+    chosen = names if not args.study else args.study
+    for name in chosen:
+        if name not in names:
+            raise ValueError(
+                f"Invalid value for '--study': expected one of {', '.join(names)}; got {name!r}."
+            )
+    return _run_studies(chosen, args.out, quick=args.quick, progress=None if not args.quiet else False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a study described in a YAML file."""
+    return _run_studies([args.study], args.out, quick=args.quick, progress=None if not args.quiet else False)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild report.html from a results.json (or its folder)."""
+    from ._report import rebuild_report
+
+    path = rebuild_report(args.results)
+    _out(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainbridge",
@@ -664,6 +853,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out if there is one")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "curvature", parents=[common, outputs],
+        help="Ollivier-Ricci curvature of a graph, or curvature alignment of two systems",
+        description="One file: Ollivier-Ricci curvature of its graph (a kNN graph over the stimuli "
+                    "of a stimulus x unit assembly, or a connectome pre x post), plus Ricci-flow "
+                    "communities with --flow N. Two files: curvature_alignment of the two systems "
+                    "(curvature distributions, matched-node and shared-edge correlations, community "
+                    "agreement, permutation p-values). Example: brainbridge curvature layer.nc "
+                    "brain.nc --k 10 --flow 10 --permutations 1000 --out curv.nc --figure curv.png")
+    p.add_argument("a", help="assembly file (stimulus x unit, or a connectome pre x post)")
+    p.add_argument("b", nargs="?", default=None, help="second assembly file: compare the two systems")
+    p.add_argument("--k", type=int, default=10, help="neighbours of the kNN graph (default 10)")
+    p.add_argument("--metric", default="euclidean",
+                   help="distance between response vectors for the kNN graph (default euclidean)")
+    p.add_argument("--alpha", type=float, default=0.5, help="mass kept on each node (default 0.5)")
+    p.add_argument("--method", choices=["exact", "sinkhorn"], default="exact")
+    p.add_argument("--flow", type=int, default=0,
+                   help="Ricci-flow iterations before community detection (default 0: none)")
+    p.add_argument("--permutations", type=int, default=1000,
+                   help="node-label shuffles for p-values of an alignment (default 1000)")
+    p.add_argument("--synapse-type", default=None,
+                   help="connectome files: chemical or electrical (needed when both are present)")
+    p.add_argument("--weight", choices=["unweighted", "inverse", "count"], default=None,
+                   help="connectome edge length: 1, 1/synapses or synapses (default unweighted)")
+    p.add_argument("--undirected", action="store_true",
+                   help="connectome files: ignore direction (needed for --flow on chemical synapses)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    p.add_argument("--device", default="auto", help="device of --method sinkhorn (auto, cpu, cuda)")
+    p.set_defaults(func=cmd_curvature)
+    p = sub.add_parser(
+        "demo", parents=[common], help="run the built-in studies on real data (HTML report)",
+        description="Run the built-in studies (C. elegans structure vs function, vision units, model "
+                    "recovery, auditory receptor) on data that ships with the packages, and write one "
+                    "HTML report per study with its figures and results.json. Example: brainbridge "
+                    "demo --out demo/")
+    p.add_argument("--study", action="append", default=None,
+                   help="run only this study (repeatable); default: all")
+    p.add_argument("--out", default="brainbridge-demo", help="output folder (default brainbridge-demo)")
+    p.add_argument("--quick", action="store_true", help="reduced sizes (seconds, for a smoke test)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "run", parents=[common], help="run a study described in a YAML file",
+        description="Run a study file (format: brainbridge._study; the built-in studies in "
+                    "brainbridge/studies/ are examples). Example: brainbridge run my_study.yaml --out runs/")
+    p.add_argument("study", help="study YAML file, or the name of a built-in study")
+    p.add_argument("--out", default="brainbridge-runs", help="output folder (default brainbridge-runs)")
+    p.add_argument("--quick", action="store_true", help="apply the study's quick: overrides")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", parents=[common], help="rebuild a study's HTML report",
+                       description="Rebuild report.html from results.json and the saved figures.")
+    p.add_argument("results", help="results.json, or the folder that holds it")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

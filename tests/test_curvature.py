@@ -209,6 +209,15 @@ def test_errors(rng):
             "Invalid value for 'synapse_type': expected one of ['chemical', 'electrical'] for a "
             "connectome with several synapse types; got None. Pass synapse_type='chemical'.")):
         connectome_graph(load_celegans_connectome("cook2019_herm"))
+    import scipy.sparse as sp
+
+    nan_graph = Graph(sp.csr_array(([np.nan, 1.0, 1.0], ([0, 1, 2], [1, 2, 0])), shape=(3, 3)),
+                      np.array(["a", "b", "c"]), True)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'graph': expected finite, non-negative edge lengths; got 1 stored entries "
+            "that are NaN, infinite or negative (e.g. np.float64(nan)). Drop those edges or give them a "
+            "length first.")):
+        ricci_curvature(nan_graph)
     flat = ricci_flow(nx.complete_graph(5), iterations=2, progress=False)
     with pytest.raises(ValueError, match=re.escape("Invalid value for 'flow': no modularity drop found")):
         ricci_community(flat)
