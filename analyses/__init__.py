@@ -67,6 +67,10 @@ _EXPORTS = {
     "plot_curvature_graph": "._plots",
     "plot_communities": "._plots",
     "graph_layout": "._plots",
+    "model_recovery": "._recovery",
+    "plot_recovery": "._recovery",
+    "RECOVERY_METRICS": "._recovery",
+    "ENCODING_ALPHAS": "._recovery",
 }
 
 

@@ -157,7 +157,7 @@ def plot_selectivity(scores: xr.Dataset | xr.DataArray, *, by: str = "layer", ax
     for group in groups:
         part = values if group is None else values[np.asarray(score[by].values) == group]
         ax.hist(part[np.isfinite(part)], bins=edges, histtype="step", lw=1.5,
-                label=None if group is None else str(group))
+                label=None if group is None else str(group).lstrip("_"))  # "_x" hides a label
     if isinstance(scores, xr.Dataset) and "threshold" in scores:
         bars = np.unique(np.asarray(scores["threshold"].values, dtype=float))
         if bars.size == 1:  # one family: the permutation bar, both signs

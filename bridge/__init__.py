@@ -31,6 +31,14 @@ _EXPORTS = {
     "to_rsatoolbox": "._interop",
     "data_dir": "._config",
     "resolve_device": "._config",
+    "Section": "._report",
+    "write_report": "._report",
+    "render_html": "._report",
+    "rebuild_report": "._report",
+    "load_study": "._study",
+    "run_study": "._study",
+    "study_names": "._study",
+    "StudyError": "._study",
 }
 
 

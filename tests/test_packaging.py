@@ -49,6 +49,9 @@ def test_wheel_contains_every_package_and_manifest(tmp_path):
     manifests = sorted((ROOT / "data_manifests").glob("*.yaml"))
     assert manifests, "data_manifests/ holds no manifest"
     expected |= {f"brainbridge/data_manifests/{m.name}" for m in manifests}
+    studies = sorted((ROOT / "bridge" / "studies").glob("*.yaml"))
+    assert len(studies) == 4, "bridge/studies/ should ship the 4 demo studies"
+    expected |= {f"brainbridge/studies/{m.name}" for m in studies}
     assert expected <= names, f"missing from the wheel: {sorted(expected - names)}"
     assert any(n.endswith("entry_points.txt") for n in names)
 
@@ -64,3 +67,12 @@ def test_public_api_names():
     for sub in ["loaders", "encoders", "snn", "analyses", "models"]:
         module = __import__(f"brainbridge.{sub}", fromlist=["__all__"])
         assert isinstance(module.__all__, list)
+
+
+@pytest.mark.parametrize("sub", ["", ".loaders", ".encoders", ".snn", ".analyses"])
+def test_every_export_resolves(sub):
+    import importlib
+
+    module = importlib.import_module(f"brainbridge{sub}")
+    missing = [name for name in module.__all__ if getattr(module, name, None) is None]
+    assert not missing, f"brainbridge{sub} lists names it cannot import: {missing}"
