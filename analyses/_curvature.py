@@ -156,13 +156,15 @@ def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, reg: float, max_
     ma = np.diff(a_ptr)
     mb = np.diff(b_ptr)
     out = np.zeros(n_edges)  # empty problems (equal measures) cost 0
-    order = np.argsort(ma * mb, kind="stable")  # similar sizes share a batch: less padding
+    side = np.maximum(ma, mb)
+    order = np.argsort(side, kind="stable")  # similar sizes share a batch: little padding
     start = int(np.sum(ma * mb == 0))
     while start < n_edges:
-        stop = start + 1
-        while stop < n_edges and (stop - start + 1) * int(ma[order[stop]] * mb[order[stop]]) \
-                <= _SINKHORN_BATCH:
-            stop += 1
+        # edges in size order: the batch is padded to its last (largest) edge's side, squared
+        stop = start + max(1, int(_SINKHORN_BATCH // max(1, int(side[order[start]]) ** 2)))
+        stop = min(stop, n_edges)
+        while stop > start + 1 and (stop - start) * int(side[order[stop - 1]]) ** 2 > _SINKHORN_BATCH:
+            stop = start + max(1, (stop - start) // 2)
         sel = order[start:stop]
         m, n = int(ma[sel].max()), int(mb[sel].max())
         a = np.zeros((sel.size, m))
@@ -188,11 +190,11 @@ def _sinkhorn_scaling(a: Any, b: Any, c: Any, reg: float, max_iter: int, tol: fl
     k = torch.exp(-c / reg)  # padded entries: cost 0, K 1, but u or v is 0 there
     u = torch.ones_like(a)
     v = torch.ones_like(b)
-    for it in range(max_iter):
-        u = a / torch.bmm(k, v[:, :, None])[:, :, 0]
-        v = b / torch.bmm(k.transpose(1, 2), u[:, :, None])[:, :, 0]
+    for it in range(max_iter):  # broadcast products: batched tiny GEMMs are far slower on CPU
+        u = a / (k * v[:, None, :]).sum(2)
+        v = b / (k * u[:, :, None]).sum(1)
         if it % 10 == 9:
-            err = (u * torch.bmm(k, v[:, :, None])[:, :, 0] - a).abs().sum(1).max()
+            err = (u * (k * v[:, None, :]).sum(2) - a).abs().sum(1).max()
             if float(err) < tol:
                 break
     return u[:, :, None] * k * v[:, None, :]

@@ -17,7 +17,8 @@ folder and checked. Steps:
    probe page with a deliberate ``console.error`` first checks that the scan sees messages.
 3. Figures in the screenshot: each decoded PNG is located by normalised cross-correlation
    (FFT, on grey levels downsampled 2x; display scales 1.0 down to 0.3 are tried); the best
-   match must reach 0.9 and the matched region must not be blank.
+   match must reach 0.8 (a figure shrunk by the page width loses detail in resampling) and the
+   matched region must not be blank.
 
 Prints one line per check and PASS/FAIL; exits 1 on failure (2 when Chromium is missing).
 """
@@ -43,7 +44,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--enable-logging=stderr", "--v=0", "--hide-scrollbars"]
 WIDTH = 1200
-MATCH_MIN = 0.9
+MATCH_MIN = 0.8
 _CONSOLE = re.compile(r":CONSOLE[:(]|Uncaught")
 _EXTERNAL = re.compile(r"^\s*(https?:|//|file:|ftp:)", re.IGNORECASE)
 
