@@ -100,10 +100,6 @@ def _row_max(m: Any, add: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _distances(w: Any, sources: np.ndarray, limits: np.ndarray) -> np.ndarray:
-    return dijkstra_rows(w, sources, limits[sources])
-
-
 def _emd_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, n_jobs: int) -> np.ndarray:
     """Exact W1 of every edge with POT's network simplex, in threads (it releases the GIL)."""
     try:
@@ -249,7 +245,7 @@ def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power:
             stop = start + max(1, int(np.searchsorted(np.cumsum(sizes[start:]), budget, side="right")))
             sources = np.unique(np.concatenate(
                 [s_sup.idx[s_sup.ptr[x]:s_sup.ptr[x + 1]] for x in np.unique(src[start:stop])]))
-        dist = _distances(w, sources, limits)
+        dist = dijkstra_rows(w, sources, limits[sources])
         row_of = np.full(n, -1, dtype=np.int64)
         row_of[sources] = np.arange(sources.size)
         es, ed = src[start:stop], dst[start:stop]

@@ -94,14 +94,6 @@ class Graph:
         return f"<Graph: {self.n_nodes} nodes, {self.n_edges} {kind} edges>"
 
 
-def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> Any:
-    import scipy.sparse as sp
-
-    w = sp.csr_array((vals, (rows, cols)), shape=(n, n))
-    w.sum_duplicates()
-    return w
-
-
 def knn_graph(
     x: Any,
     k: int | None = 10,
@@ -150,6 +142,7 @@ def knn_graph(
     >>> g.n_edges, g.weights[2, 3]
     (3, np.float64(4.0))
     """
+    import scipy.sparse as sp
     from scipy.spatial.distance import cdist
 
     _check_option("symmetrize", symmetrize, SYMMETRIZE)
@@ -182,7 +175,7 @@ def knn_graph(
     if np.any(vals <= 0):
         logger.info("%d edges have length 0 (duplicate points); their curvature is 0 by convention",
                     int(np.sum(vals <= 0)) // 2)
-    w = _csr(rows, cols, vals, n)
+    w = sp.csr_array((vals, (rows, cols)), shape=(n, n))  # (rows, cols) are unique pairs
     return Graph(w, nodes, False)
 
 

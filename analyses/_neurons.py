@@ -270,9 +270,7 @@ def _correlate_distributed(client: Any, a: Any, b: Any, chunk_size: int, device:
         local = _accumulate([(first_x, first_y)], "cpu", _transform(spec))
         shift = (local["shift_x"].numpy(), local["shift_y"].numpy())
     shift = (shift[0].astype(np.float64), shift[1].astype(np.float64))
-    shared = {k: v for k, v in spec.items() if k == "rotation"}
-    if shared:
-        shared = {"rotation": client.scatter(shared["rotation"], broadcast=True)}
+    shared = {"rotation": client.scatter(spec["rotation"], broadcast=True)} if "rotation" in spec else {}
     n = a.shape[0]
     seeds = spec["gaussian"].integers(2**63, size=-(-n // chunk_size)) if "gaussian" in spec else None
 

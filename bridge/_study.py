@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ._checks import _suggest
 
 logger = logging.getLogger(__name__)
@@ -260,7 +258,6 @@ def run_study(study: str | Path | dict[str, Any], out_dir: str | Path, *, quick:
         if spec.get("title"):
             section.title = spec["title"]
         seconds = time.perf_counter() - t0
-        ctx.results[spec.get("title") or spec["kind"]] = section
         sections.append(section)
         summary.append({"analysis": section.title, "seconds": round(seconds, 2),
                         **{k: v for k, v in list(section.numbers.items())[:3]}})
@@ -270,6 +267,3 @@ def run_study(study: str | Path | dict[str, Any], out_dir: str | Path, *, quick:
                          summary=study.get("description"), meta=meta)
     return {"name": study["name"], "summary": summary, "paths": paths, "seconds": meta["seconds"]}
 
-
-def _rng(ctx: Context, offset: int = 0) -> np.random.Generator:
-    return np.random.default_rng(ctx.seed + offset)

@@ -14,13 +14,13 @@ from ._report import Section
 from ._study import Context, StudyError
 
 
-def _figure(width: float = 6.0, height: float = 4.0) -> tuple[Any, Any]:
+def _figure(width: float = 6.0, height: float = 4.0, ncols: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(width, height))
+    return plt.subplots(1, ncols, figsize=(width, height))
 
 
 def _layers(acts: xr.DataArray) -> list[str]:
@@ -194,12 +194,7 @@ def structure_function_section(ctx: Context, spec: dict[str, Any], where: str) -
         rows.append([name, round(value, 4), f"{np.nanmean(null):.4f} +/- {np.nanstd(null):.4f}", round(p, 4)])
         numbers[name] = round(value, 4)
         numbers[f"p {name}"] = round(p, 4)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(scores) + 1, figsize=(3.4 * (len(scores) + 1), 3.2))
+    fig, axes = _figure(3.4 * (len(scores) + 1), 3.2, ncols=len(scores) + 1)
     for ax, name in zip(axes, scores):
         ax.hist(res.null.sel(score=name).values, bins=20, color="0.7")
         ax.axvline(float(res.value.sel(score=name)), color="C3", lw=2)
