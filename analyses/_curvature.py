@@ -32,7 +32,7 @@ import xarray as xr
 
 from .._checks import _check_option
 from ._graph import Graph, as_graph
-from ._graph_kernels import dijkstra_rows, pack_reduced
+from ._graph_kernels import _compiled, dijkstra_rows, pack_reduced
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ EPSILON = 1e-7
 CURVATURE_METHODS = ("exact", "sinkhorn")
 #: Bytes of float64 shortest-path rows kept at once (rows x nodes x 8).
 _ROW_BYTES = 2**28
+#: Pivot budget of the compiled transport simplex, per node of a problem; edges over it are
+#: solved again by POT's network simplex.
+_PIVOTS_PER_NODE = 100
 #: Entries of padded (edge, m, n) Sinkhorn tensors per batch.
 _SINKHORN_BATCH = 2**23
 
@@ -100,7 +103,20 @@ def _row_max(m: Any, add: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _emd_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, n_jobs: int) -> np.ndarray:
+def _exact_w1(src, dst, s_sup: _Supports, t_sup: _Supports, row_of, dist, n_jobs: int) -> np.ndarray:
+    """Exact W1 of every edge: the compiled transport simplex (numba), POT without numba."""
+    kernels = _compiled()
+    if kernels is None:
+        return _emd_batch(*pack_reduced(src, dst, s_sup, t_sup, row_of, dist), n_jobs)
+    out = kernels.edge_w1(src, dst, *s_sup, *t_sup, row_of, dist, _PIVOTS_PER_NODE)
+    redo = np.flatnonzero(np.isnan(out))
+    if redo.size:
+        logger.info("%d transport problems exceeded the pivot budget; solving them with POT", redo.size)
+        out[redo] = _emd_batch(*pack_reduced(src[redo], dst[redo], s_sup, t_sup, row_of, dist), n_jobs)
+    return out
+
+
+def _emd_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, n_jobs: int) -> np.ndarray:
     """Exact W1 of every edge with POT's network simplex, in threads (it releases the GIL)."""
     try:
         from ot.lp.emd_wrap import emd_c
@@ -134,7 +150,7 @@ def _emd_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, n_jobs: int) -> np.nd
     return out
 
 
-def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, reg: float, max_iter: int,
+def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, reg: float, max_iter: int,
                     tol: float, device: Any) -> np.ndarray:
     """Entropic W1 ``<P, C>`` of the Sinkhorn plan ``P = diag(u) K diag(v)``, ``K = exp(-C / reg)``,
     batched over edges in torch (float64, zero-padded ``(edge, m, n)`` tensors).
@@ -249,11 +265,10 @@ def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power:
         row_of = np.full(n, -1, dtype=np.int64)
         row_of[sources] = np.arange(sources.size)
         es, ed = src[start:stop], dst[start:stop]
-        a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs = pack_reduced(es, ed, s_sup, t_sup, row_of, dist)
         if method == "exact":
-            m = _emd_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, n_jobs)
+            m = _exact_w1(es, ed, s_sup, t_sup, row_of, dist, n_jobs)
         else:
-            m = _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, costs, c_ptr, reg, max_iter, tol, device)
+            m = _sinkhorn_batch(*pack_reduced(es, ed, s_sup, t_sup, row_of, dist), reg, max_iter, tol, device)
         d = dist[row_of[es], ed]
         with np.errstate(divide="ignore", invalid="ignore"):
             kappa[start:stop] = np.where(d < EPSILON, 0.0, 1.0 - m / d)

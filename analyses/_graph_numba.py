@@ -5,14 +5,69 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+#: Independent work groups of the parallel kernels (rows or edges are dealt out round-robin,
+#: so hubs spread over the threads).
+_GROUPS = 256
+
 
 @numba.njit(parallel=True, cache=True)
-def dijkstra_rows(indptr, indices, data, sources, limits, n):
+def bucket_rows(indptr, indices, data, sources, limits, n, width):
     """Shortest-path lengths from each of ``sources`` to every node, up to ``limits[r]``.
 
-    Binary heap with lazy deletion; rows are independent (``prange``). Entries beyond the
-    limit stay ``inf``. Path lengths are summed from the source outwards, as Dijkstra does.
+    Dial's buckets of ``width`` <= the shortest arc: a node in the lowest non-empty bucket
+    cannot be improved by another node of that bucket (any path through one is at least
+    ``width`` longer), so bucket members are settled in any order, without a heap. Entries
+    beyond the limit stay ``inf``; lengths are summed from the source outwards. The arcs of
+    each row must be sorted by length.
     """
+    out = np.full((sources.size, n), np.inf)
+    groups = min(sources.size, _GROUPS)
+    cap = indices.size + 1  # each arc is relaxed at most once: one entry per arc, plus the source
+    for grp in numba.prange(groups):
+        node = np.empty(cap, np.int64)
+        nxt = np.empty(cap, np.int64)
+        done = np.zeros(n, np.bool_)
+        head = np.full(16, -1, np.int64)
+        for r in range(grp, sources.size, groups):
+            dist = out[r]
+            lim = limits[r]
+            n_buckets = int(lim / width) + 2
+            if head.size < n_buckets:
+                head = np.full(n_buckets, -1, np.int64)
+            done[:] = False
+            dist[sources[r]] = 0.0
+            node[0] = sources[r]
+            nxt[0] = -1
+            head[0] = 0
+            used = 1
+            for bucket in range(n_buckets):
+                while head[bucket] != -1:
+                    k = head[bucket]
+                    head[bucket] = nxt[k]
+                    u = node[k]
+                    if done[u]:
+                        continue
+                    done[u] = True
+                    du = dist[u]
+                    for p in range(indptr[u], indptr[u + 1]):
+                        nd = du + data[p]
+                        if nd > lim:
+                            break  # arcs are sorted by length within a row
+                        v = indices[p]
+                        if nd < dist[v]:
+                            dist[v] = nd
+                            i = int(nd / width)
+                            node[used] = v
+                            nxt[used] = head[i]
+                            head[i] = used
+                            used += 1
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def heap_rows(indptr, indices, data, sources, limits, n):
+    """As :func:`bucket_rows`, with a binary heap (lazy deletion): for zero-length arcs or
+    lengths too spread for buckets."""
     out = np.full((sources.size, n), np.inf)
     for r in numba.prange(sources.size):
         dist = out[r]
@@ -122,3 +177,265 @@ def pack_reduced(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, d
                 c[pos] = dist[row, cols[k]]
                 pos += 1
     return a, b, c
+
+
+@numba.njit(cache=True)
+def _find(uf, x):
+    while uf[x] != x:
+        uf[x] = uf[uf[x]]
+        x = uf[x]
+    return x
+
+
+@numba.njit(cache=True)
+def _unlink(v, par, first, nxt, prv):
+    """Remove ``v`` from its parent's child list."""
+    if prv[v] >= 0:
+        nxt[prv[v]] = nxt[v]
+    else:
+        first[par[v]] = nxt[v]
+    if nxt[v] >= 0:
+        prv[nxt[v]] = prv[v]
+
+
+@numba.njit(cache=True)
+def _link(v, p, first, nxt, prv):
+    """Make ``v`` the first child of ``p``."""
+    prv[v] = -1
+    nxt[v] = first[p]
+    if first[p] >= 0:
+        prv[first[p]] = v
+    first[p] = v
+
+
+@numba.njit(cache=True)
+def transport(a, b, c, m, n, max_iter):
+    """Exact optimal transport cost ``min <P, C>`` s.t. ``P 1 = a``, ``P^T 1 = b``, ``P >= 0``.
+
+    Primal simplex on the transportation problem (a network simplex on the complete bipartite
+    graph): rows ``0..m-1`` and columns ``m..m+n-1`` are the nodes of a spanning tree of basic
+    cells, potentials ``u_i + v_j = c_ij`` on them. Start: row minimum (each row sends to its
+    cheapest open columns; every allocation closes a row or a column, so the cells form a
+    forest), completed to a tree with zero-flow cells. Pivot: the most negative reduced cost
+    ``c_ij - u_i - v_j`` of the first block of about ``2 sqrt(mn)`` cells that has one
+    (round-robin); the cycle closes through the tree; the subtree cut off by the leaving cell
+    is re-rooted and its potentials shifted. ``a`` and ``b`` must have equal sums.
+
+    Returns ``(cost, converged)``; ``converged`` is False after ``max_iter`` pivots.
+    """
+    nn = m + n
+    mn = m * n
+    tol = 1e-11 * max(np.abs(c).max(), 1e-300)  # rounding noise of reduced costs
+    ra = a.copy()
+    rb = b.copy()
+    basic = np.zeros(mn, np.bool_)
+    flow = np.zeros(mn)
+    uf = np.arange(nn)
+    k = 0
+    for i in range(m):
+        base = i * n
+        while ra[i] > 0.0:
+            j = -1
+            best = np.inf
+            for jj in range(n):
+                if rb[jj] > 0.0 and c[base + jj] < best:
+                    best = c[base + jj]
+                    j = jj
+            if j < 0:
+                break  # rounding: the columns are full
+            q = min(ra[i], rb[j])
+            if ra[i] <= rb[j]:
+                ra[i] = 0.0
+                rb[j] -= q
+            else:
+                rb[j] = 0.0
+                ra[i] -= q
+            flow[base + j] = q
+            basic[base + j] = True
+            k += 1
+            uf[_find(uf, i)] = _find(uf, m + j)
+    for cell in range(mn):
+        if k == nn - 1:
+            break
+        if not basic[cell]:
+            x = _find(uf, cell // n)
+            y = _find(uf, m + cell % n)
+            if x != y:
+                uf[x] = y
+                basic[cell] = True
+                k += 1
+    # root the tree at row 0: parent, parent cell, child lists, potentials
+    start = np.zeros(nn + 1, np.int64)
+    for cell in range(mn):
+        if basic[cell]:
+            start[cell // n + 1] += 1
+            start[m + cell % n + 1] += 1
+    for v in range(nn):
+        start[v + 1] += start[v]
+    fill = start[:nn].copy()
+    adj = np.empty(start[nn], np.int64)
+    for cell in range(mn):
+        if basic[cell]:
+            i = cell // n
+            j = m + cell % n
+            adj[fill[i]] = cell
+            fill[i] += 1
+            adj[fill[j]] = cell
+            fill[j] += 1
+    par = np.full(nn, -1, np.int64)
+    pcell = np.full(nn, -1, np.int64)
+    first = np.full(nn, -1, np.int64)
+    nxt = np.full(nn, -1, np.int64)
+    prv = np.full(nn, -1, np.int64)
+    pot = np.zeros(nn)
+    stack = np.empty(nn, np.int64)
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        u = stack[top]
+        for p in range(start[u], start[u + 1]):
+            cell = adj[p]
+            v = cell // n
+            if v == u:
+                v = m + cell % n
+            if v == par[u]:
+                continue
+            par[v] = u
+            pcell[v] = cell
+            pot[v] = c[cell] - pot[u]
+            _link(v, u, first, nxt, prv)
+            stack[top] = v
+            top += 1
+    mark = np.full(nn, -1, np.int64)
+    block = max(8, int(2.0 * np.sqrt(mn)))
+    pi = 0
+    pj = 0
+    it = 0
+    while True:
+        best = -tol
+        enter = -1
+        count = 0
+        ui = pot[pi]
+        for _ in range(mn):
+            r = c[pi * n + pj] - ui - pot[m + pj]
+            if r < best and not basic[pi * n + pj]:
+                best = r
+                enter = pi * n + pj
+            pj += 1
+            if pj == n:
+                pj = 0
+                pi = pi + 1 if pi + 1 < m else 0
+                ui = pot[pi]
+            count += 1
+            if count == block:
+                if enter >= 0:
+                    break
+                count = 0
+        if enter < 0:
+            break
+        if it == max_iter:
+            return np.nan, False
+        it += 1
+        ei = enter // n
+        ej = m + enter % n
+        v = ei
+        while v >= 0:
+            mark[v] = it
+            v = par[v]
+        apex = ej
+        while mark[apex] != it:
+            apex = par[apex]
+        # cycle: +theta on the entering cell, then -, +, -, ... upwards from each end to the apex
+        theta = np.inf
+        leave = -1
+        for end in (ej, ei):
+            v = end
+            minus = True
+            while v != apex:
+                if minus and flow[pcell[v]] < theta:
+                    theta = flow[pcell[v]]
+                    leave = v
+                minus = not minus
+                v = par[v]
+        leave_on_i = False
+        for end in (ej, ei):
+            v = end
+            minus = True
+            while v != apex:
+                flow[pcell[v]] += -theta if minus else theta
+                leave_on_i = leave_on_i or (v == leave and end == ei)
+                minus = not minus
+                v = par[v]
+        flow[enter] = theta
+        basic[enter] = True
+        basic[pcell[leave]] = False
+        flow[pcell[leave]] = 0.0
+        # the subtree below the leaving cell holds one end of the entering cell: re-root it
+        # there and hang it from the other end
+        w, other = (ei, ej) if leave_on_i else (ej, ei)
+        prev = other
+        prev_cell = enter
+        v = w
+        while True:
+            up = par[v]
+            up_cell = pcell[v]
+            _unlink(v, par, first, nxt, prv)
+            par[v] = prev
+            pcell[v] = prev_cell
+            _link(v, prev, first, nxt, prv)
+            if v == leave:
+                break
+            prev = v
+            prev_cell = up_cell
+            v = up
+        # potentials of the moved subtree: columns + d, rows - d, so u_i + v_j = c_ij holds on
+        # the entering cell and stays true inside the subtree
+        d = best if w >= m else -best
+        stack[0] = w
+        top = 1
+        while top > 0:
+            top -= 1
+            u = stack[top]
+            pot[u] += d if u >= m else -d
+            ch = first[u]
+            while ch >= 0:
+                stack[top] = ch
+                top += 1
+                ch = nxt[ch]
+    cost = 0.0
+    for cell in range(mn):
+        if basic[cell]:
+            cost += flow[cell] * c[cell]
+    return cost, True
+
+
+@numba.njit(parallel=True, cache=True)
+def edge_w1(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, pivots_per_node):
+    """Exact W1 of every edge ``x -> y`` on its reduced problem (:func:`pack_reduced`'s), solved
+    where it is gathered; NaN where :func:`transport` needed more than ``pivots_per_node``
+    pivots per node of the problem."""
+    out = np.zeros(src.size)
+    groups = min(src.size, _GROUPS)
+    for grp in numba.prange(groups):
+        for e in range(grp, src.size, groups):
+            x, y = src[e], dst[e]
+            a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
+            rows = np.empty(a1 - a0, np.int64)
+            a = np.empty(a1 - a0)
+            cols = np.empty(b1 - b0, np.int64)
+            b = np.empty(b1 - b0)
+            m = _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, rows, a)
+            n = _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b)
+            if m == 0 or n == 0:
+                continue  # equal measures
+            a = a[:m]
+            b = b[:n] * (a.sum() / b[:n].sum())  # the net masses balance up to rounding
+            c = np.empty(m * n)
+            for r in range(m):
+                row = dist[row_of[rows[r]]]
+                for q in range(n):
+                    c[r * n + q] = row[cols[q]]
+            cost, ok = transport(a, b, c, m, n, pivots_per_node * (m + n))
+            out[e] = cost if ok else np.nan
+    return out

@@ -1,0 +1,84 @@
+"""Compiled curvature kernels: transport simplex against POT and scipy's LP, bucket Dijkstra against
+scipy's, and the POT fallback for problems over the pivot budget."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+pytest.importorskip("numba")
+ot = pytest.importorskip("ot")
+
+from brainbridge.analyses import _graph_numba as kernels  # noqa: E402
+from brainbridge.analyses._graph_kernels import dijkstra_rows  # noqa: E402
+
+
+def _problems(rng):
+    """Random, rectangular, integer (degenerate: partial sums tie) and tied-cost problems."""
+    out = []
+    for m, n in [(1, 1), (1, 7), (9, 1), (5, 5), (17, 17), (40, 6), (6, 40), (120, 90)]:
+        a, b = rng.random(m), rng.random(n)
+        out.append((a / a.sum(), b / b.sum(), rng.random((m, n)) * 3))
+    for m, n in [(6, 6), (12, 8), (30, 30)]:
+        a = rng.integers(1, 4, m).astype(float)
+        b = rng.integers(1, 4, n).astype(float)
+        b[-1] += a.sum() - b.sum()
+        if b[-1] <= 0:
+            a[-1] += -b[-1] + 1
+            b[-1] = 1.0
+        out.append((a, b, rng.integers(0, 3, (m, n)).astype(float)))  # many equal costs
+    return out
+
+
+def test_transport_equals_pot_and_linprog(rng):
+    from scipy.optimize import linprog
+
+    for a, b, c in _problems(rng):
+        m, n = c.shape
+        cost, ok = kernels.transport(a, b, c.ravel(), m, n, 100 * (m + n))
+        assert ok
+        np.testing.assert_allclose(cost, ot.emd2(a, b, c), rtol=1e-12, atol=1e-12)
+        eq = np.vstack([np.kron(np.eye(m), np.ones(n)), np.kron(np.ones(m), np.eye(n))])
+        lp = linprog(c.ravel(), A_eq=eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+        np.testing.assert_allclose(cost, lp.fun, rtol=1e-9, atol=1e-12)
+
+
+def test_transport_reports_an_exhausted_budget(rng):
+    a = np.full(20, 0.05)
+    cost, ok = kernels.transport(a, a[::-1].copy(), rng.random(400), 20, 20, 0)
+    assert not ok and np.isnan(cost)
+
+
+def test_over_budget_edges_fall_back_to_pot(rng, monkeypatch, caplog):
+    from brainbridge.analyses import _curvature, knn_graph, ricci_curvature
+
+    g = knn_graph(rng.normal(size=(60, 5)), k=5)
+    ref = ricci_curvature(g).edge_curvature.values
+    monkeypatch.setattr(_curvature, "_PIVOTS_PER_NODE", 0)
+    with caplog.at_level(logging.INFO, logger="brainbridge.analyses._curvature"):
+        out = ricci_curvature(g).edge_curvature.values
+    np.testing.assert_allclose(out, ref, atol=1e-12)
+    assert "exceeded the pivot budget; solving them with POT" in caplog.text
+
+
+@pytest.mark.parametrize("zero_arc", [False, True])
+def test_bounded_dijkstra_equals_scipy(rng, zero_arc):
+    from scipy.sparse.csgraph import dijkstra
+
+    n = 200
+    w = sp.random(n, n, density=0.04, random_state=np.random.RandomState(1), format="csr")
+    w.data = 0.2 + rng.random(w.data.size) * 2
+    if zero_arc:  # a zero-length arc rules out buckets: the heap kernel answers
+        w.data[3] = 0.0
+    w = sp.csr_array(w)
+    sources = np.arange(0, n, 3)
+    limits = rng.uniform(1.0, 6.0, sources.size)
+    out = dijkstra_rows(w, sources, limits)
+    m = sp.csr_matrix((w.data, w.indices.astype(np.int32), w.indptr.astype(np.int32)), shape=w.shape)
+    full = dijkstra(m, directed=True, indices=sources)
+    expected = np.where(full <= limits[:, None], full, np.inf)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    assert np.isinf(expected).any() and np.isfinite(expected).sum() > sources.size * 5
