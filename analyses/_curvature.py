@@ -150,24 +150,47 @@ def _emd_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, n_jobs: int) -> np.nd
     return out
 
 
+def _entropic_w1(src, dst, s_sup: _Supports, t_sup: _Supports, row_of, dist, reg: float, max_iter: int,
+                 tol: float, device: Any) -> np.ndarray:
+    """Sinkhorn transport cost of every edge: compiled per edge on CPU (numba), batched in torch
+    on a GPU or without numba. Warns about edges that did not converge."""
+    from .._config import resolve_device
+
+    dev = resolve_device(device)
+    kernels = _compiled()
+    if dev.type == "cpu" and kernels is not None:
+        out, ok = kernels.edge_sinkhorn(src, dst, *s_sup, *t_sup, row_of, dist, reg, max_iter, tol)
+        redo = np.flatnonzero(np.isnan(out))  # a scaling overflowed: log-domain updates in torch
+        if redo.size:
+            out[redo], ok[redo] = _sinkhorn_batch(
+                *pack_reduced(src[redo], dst[redo], s_sup, t_sup, row_of, dist), reg, max_iter, tol, dev,
+                log_domain=True)
+    else:
+        problems = pack_reduced(src, dst, s_sup, t_sup, row_of, dist)
+        out, ok = _sinkhorn_batch(*problems, reg, max_iter, tol, dev)
+    if not ok.all():
+        logger.warning("Sinkhorn did not converge for %d of %d edges in max_iter=%d iterations (L1 marginal "
+                       "error above tol=%g); raise max_iter or reg", int(np.sum(~ok)), ok.size, max_iter, tol)
+    return out
+
+
 def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, reg: float, max_iter: int,
-                    tol: float, device: Any) -> np.ndarray:
+                    tol: float, dev: Any, log_domain: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Entropic W1 ``<P, C>`` of the Sinkhorn plan ``P = diag(u) K diag(v)``, ``K = exp(-C / reg)``,
     batched over edges in torch (float64, zero-padded ``(edge, m, n)`` tensors).
 
     Scaling updates ``u = a / (K v)``, ``v = b / (K^T u)`` (log-domain updates when
-    ``max C / reg > 600``, where ``K`` would underflow), until every edge's L1 marginal error
-    is below ``tol`` (checked every 10 iterations) or ``max_iter`` iterations.
+    ``max C / reg > 600``, where ``K`` would underflow, or when asked), until every edge's L1
+    marginal error is below ``tol`` (checked every 10 iterations) or ``max_iter`` iterations.
+    Returns the costs and, per edge, whether its error is below ``tol``.
     """
     import torch
 
-    from .._config import resolve_device
-
-    dev = resolve_device(device)
     n_edges = c_ptr.size - 1
     ma = np.diff(a_ptr)
     mb = np.diff(b_ptr)
     out = np.zeros(n_edges)  # empty problems (equal measures) cost 0
+    ok = np.ones(n_edges, dtype=bool)
     side = np.maximum(ma, mb)
     order = np.argsort(side, kind="stable")  # similar sizes share a batch: little padding
     start = int(np.sum(ma * mb == 0))
@@ -187,13 +210,14 @@ def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, reg: float, max_
             b[k, :mb[e]] = b_mass[b_ptr[e]:b_ptr[e + 1]]
             c[k, :ma[e], :mb[e]] = costs[c_ptr[e]:c_ptr[e + 1]].reshape(ma[e], mb[e])
         at, bt, ct = (torch.as_tensor(v, device=dev) for v in (a, b, c))
-        if float(ct.max()) / reg <= 600:
+        if float(ct.max()) / reg <= 600 and not log_domain:
             plan = _sinkhorn_scaling(at, bt, ct, reg, max_iter, tol)
         else:
             plan = _sinkhorn_log(at, bt, ct, reg, max_iter, tol)
         out[sel] = (plan * ct).sum((1, 2)).cpu().numpy()
+        ok[sel] = ((plan.sum(2) - at).abs().sum(1) < tol).cpu().numpy()
         start = stop
-    return out
+    return out, ok
 
 
 def _sinkhorn_scaling(a: Any, b: Any, c: Any, reg: float, max_iter: int, tol: float) -> Any:
@@ -268,7 +292,7 @@ def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power:
         if method == "exact":
             m = _exact_w1(es, ed, s_sup, t_sup, row_of, dist, n_jobs)
         else:
-            m = _sinkhorn_batch(*pack_reduced(es, ed, s_sup, t_sup, row_of, dist), reg, max_iter, tol, device)
+            m = _entropic_w1(es, ed, s_sup, t_sup, row_of, dist, reg, max_iter, tol, device)
         d = dist[row_of[es], ed]
         with np.errstate(divide="ignore", invalid="ignore"):
             kappa[start:stop] = np.where(d < EPSILON, 0.0, 1.0 - m / d)
@@ -354,9 +378,11 @@ def ricci_curvature(
     alpha : float, default=0.5
         Mass kept on the node itself.
     method : {'exact', 'sinkhorn'}, default='exact'
-        'exact': W1 by network simplex (POT), equal to GraphRicciCurvature's ``"OTD"``.
-        'sinkhorn': entropic W1 ``<P, C>`` with regularisation ``reg`` (same units as the edge
-        lengths; ``reg -> 0`` tends to exact), batched over edges in torch on ``device``.
+        'exact': W1 by a compiled transport simplex (POT's network simplex without numba),
+        equal to GraphRicciCurvature's ``"OTD"``.
+        'sinkhorn': entropic W1 ``<P, C>`` of the Sinkhorn plan with regularisation ``reg``
+        (same units as the edge lengths; ``reg -> 0`` tends to exact), on the reduced problems
+        (net masses): compiled per edge on CPU, batched over edges in torch on a GPU.
     base, exp_power : float, default=e, 2
         Neighbour mass ``base ** -(w ** exp_power)``.
     reg, max_iter, tol : float, int, float
@@ -364,7 +390,7 @@ def ricci_curvature(
     n_jobs : int, optional
         Threads for the exact transport problems (default: all cores).
     device : str, default='auto'
-        Device of the Sinkhorn tensors.
+        Where Sinkhorn runs: 'cpu' (compiled kernels; torch without numba) or a torch GPU.
 
     Returns
     -------

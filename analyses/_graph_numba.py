@@ -217,9 +217,10 @@ def transport(a, b, c, m, n, max_iter):
     cells, potentials ``u_i + v_j = c_ij`` on them. Start: row minimum (each row sends to its
     cheapest open columns; every allocation closes a row or a column, so the cells form a
     forest), completed to a tree with zero-flow cells. Pivot: the most negative reduced cost
-    ``c_ij - u_i - v_j`` of the first block of about ``2 sqrt(mn)`` cells that has one
-    (round-robin); the cycle closes through the tree; the subtree cut off by the leaving cell
-    is re-rooted and its potentials shifted. ``a`` and ``b`` must have equal sums.
+    ``c_ij - u_i - v_j`` among the first rows (round-robin) that hold at least ``2 sqrt(mn)``
+    cells and one negative cost; the cycle closes through the tree; the subtree cut off by the
+    leaving cell is re-rooted and its potentials shifted. ``a`` and ``b`` must have equal sums;
+    rows should be the longer side (``m >= n``), so that a row is shorter than a block.
 
     Returns ``(cost, converged)``; ``converged`` is False after ``max_iter`` pivots.
     """
@@ -310,28 +311,31 @@ def transport(a, b, c, m, n, max_iter):
     mark = np.full(nn, -1, np.int64)
     block = max(8, int(2.0 * np.sqrt(mn)))
     pi = 0
-    pj = 0
     it = 0
     while True:
+        # pricing: rows round-robin from where the last search stopped; the most negative
+        # reduced cost once at least `block` cells were seen. Basic cells have reduced cost 0
+        # up to rounding (< tol), so the inner loop needs no basis test.
         best = -tol
         enter = -1
         count = 0
-        ui = pot[pi]
-        for _ in range(mn):
-            r = c[pi * n + pj] - ui - pot[m + pj]
-            if r < best and not basic[pi * n + pj]:
+        for _ in range(m):
+            base = pi * n
+            row_best = np.inf
+            row_arg = 0
+            for j in range(n):
+                r = c[base + j] - pot[m + j]
+                if r < row_best:
+                    row_best = r
+                    row_arg = j
+            r = row_best - pot[pi]
+            if r < best and not basic[base + row_arg]:
                 best = r
-                enter = pi * n + pj
-            pj += 1
-            if pj == n:
-                pj = 0
-                pi = pi + 1 if pi + 1 < m else 0
-                ui = pot[pi]
-            count += 1
-            if count == block:
-                if enter >= 0:
-                    break
-                count = 0
+                enter = base + row_arg
+            pi = pi + 1 if pi + 1 < m else 0
+            count += n
+            if count >= block and enter >= 0:
+                break
         if enter < 0:
             break
         if it == max_iter:
@@ -410,32 +414,117 @@ def transport(a, b, c, m, n, max_iter):
     return cost, True
 
 
+@numba.njit(cache=True)
+def _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist):
+    """The reduced problem of the edge ``x -> y`` (as :func:`pack_reduced`): net masses ``a``
+    (rows), ``b`` (columns, rescaled to ``a``'s sum: they balance up to rounding) and row-major
+    costs ``c``. Rows are the longer side: when the target side is longer the problem comes
+    transposed, which has the same W1 and the same entropic cost. Empty for equal measures."""
+    a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
+    rows = np.empty(a1 - a0, np.int64)
+    a = np.empty(a1 - a0)
+    cols = np.empty(b1 - b0, np.int64)
+    b = np.empty(b1 - b0)
+    m = _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, rows, a)
+    n = _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b)
+    if m == 0 or n == 0:
+        return a[:0], b[:0], np.empty(0)
+    a = a[:m]
+    b = b[:n] * (a.sum() / b[:n].sum())
+    c = np.empty(m * n)
+    for r in range(m):
+        row = dist[row_of[rows[r]]]
+        for q in range(n):
+            if m >= n:
+                c[r * n + q] = row[cols[q]]
+            else:
+                c[q * m + r] = row[cols[q]]
+    return (a, b, c) if m >= n else (b, a, c)
+
+
 @numba.njit(parallel=True, cache=True)
 def edge_w1(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, pivots_per_node):
-    """Exact W1 of every edge ``x -> y`` on its reduced problem (:func:`pack_reduced`'s), solved
-    where it is gathered; NaN where :func:`transport` needed more than ``pivots_per_node``
-    pivots per node of the problem."""
+    """Exact W1 of every edge ``x -> y`` on its reduced problem, solved where it is gathered;
+    NaN where :func:`transport` needed more than ``pivots_per_node`` pivots per node."""
     out = np.zeros(src.size)
     groups = min(src.size, _GROUPS)
     for grp in numba.prange(groups):
         for e in range(grp, src.size, groups):
-            x, y = src[e], dst[e]
-            a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
-            rows = np.empty(a1 - a0, np.int64)
-            a = np.empty(a1 - a0)
-            cols = np.empty(b1 - b0, np.int64)
-            b = np.empty(b1 - b0)
-            m = _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, rows, a)
-            n = _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b)
-            if m == 0 or n == 0:
-                continue  # equal measures
-            a = a[:m]
-            b = b[:n] * (a.sum() / b[:n].sum())  # the net masses balance up to rounding
-            c = np.empty(m * n)
-            for r in range(m):
-                row = dist[row_of[rows[r]]]
-                for q in range(n):
-                    c[r * n + q] = row[cols[q]]
-            cost, ok = transport(a, b, c, m, n, pivots_per_node * (m + n))
-            out[e] = cost if ok else np.nan
+            a, b, c = _reduced(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist)
+            if a.size:
+                cost, ok = transport(a, b, c, a.size, b.size, pivots_per_node * (a.size + b.size))
+                out[e] = cost if ok else np.nan
     return out
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 -> inf, not an exception
+def sinkhorn(a, b, c, reg, max_iter, tol):
+    """Entropic transport cost ``<P, C>`` of the Sinkhorn plan ``P = diag(u) K diag(v)``.
+
+    ``K = exp(-C' / reg)`` with ``C'`` the costs less their row minima, then less their column
+    minima: the plan is unchanged (the shifts are diagonal scalings, absorbed by ``u`` and
+    ``v``) and every row and column of ``K`` holds a 1, so nothing underflows to a zero row.
+    Updates ``u = a / (K v)``, ``v = b / (K^T u)``; stops when the L1 error of the row
+    marginal ``u * (K v)`` is below ``tol`` (checked every 10 iterations) or after
+    ``max_iter`` iterations. Returns ``(cost, converged)``; NaN if a scaling over- or
+    underflowed.
+    """
+    m, n = a.size, b.size
+    k = c.copy()
+    for i in range(m):
+        k[i * n:(i + 1) * n] -= k[i * n:(i + 1) * n].min()
+    low = np.full(n, np.inf)
+    for i in range(m):
+        for j in range(n):
+            low[j] = min(low[j], k[i * n + j])
+    for i in range(m):
+        for j in range(n):
+            k[i * n + j] = np.exp(-(k[i * n + j] - low[j]) / reg)
+    u = np.ones(m)
+    v = np.ones(n)
+    kv = np.empty(m)
+    ktu = np.empty(n)
+    converged = False
+    for it in range(max_iter + 1):
+        for i in range(m):
+            acc = 0.0
+            for j in range(n):
+                acc += k[i * n + j] * v[j]
+            kv[i] = acc
+        if it % 10 == 0 and it > 0:
+            err = 0.0
+            for i in range(m):
+                err += abs(u[i] * kv[i] - a[i])
+            if err < tol:
+                converged = True
+                break
+        if it == max_iter:
+            break
+        for i in range(m):
+            u[i] = a[i] / kv[i]
+        ktu[:] = 0.0
+        for i in range(m):
+            ui = u[i]
+            for j in range(n):
+                ktu[j] += k[i * n + j] * ui
+        for j in range(n):
+            v[j] = b[j] / ktu[j]
+    cost = 0.0
+    for i in range(m):
+        for j in range(n):
+            cost += u[i] * k[i * n + j] * v[j] * c[i * n + j]
+    return cost, converged
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def edge_sinkhorn(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, reg, max_iter, tol):
+    """:func:`sinkhorn` of every edge's reduced problem; returns costs and convergence flags."""
+    out = np.zeros(src.size)
+    ok = np.ones(src.size, np.bool_)
+    groups = min(src.size, _GROUPS)
+    for grp in numba.prange(groups):
+        for e in range(grp, src.size, groups):
+            a, b, c = _reduced(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist)
+            if a.size:
+                out[e], ok[e] = sinkhorn(a, b, c, reg, max_iter, tol)
+    return out, ok

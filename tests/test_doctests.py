@@ -16,7 +16,10 @@ MODULES = ["brainbridge._assembly", "brainbridge._ablate", "brainbridge._align",
            "brainbridge.encoders._solvers", "brainbridge.encoders._ridge",
            "brainbridge.encoders._banded", "brainbridge.analyses._selectivity",
            "brainbridge.analyses._neurons", "brainbridge.analyses._graph",
-           "brainbridge.analyses._curvature", "brainbridge.analyses._curvature_align", "brainbridge.analyses._recovery", "brainbridge._report", "brainbridge.snn._elm", "brainbridge.snn._lif", "brainbridge.snn._connectome", "brainbridge.snn.surrogate", "brainbridge.snn._kuramoto",
+           "brainbridge.analyses._curvature", "brainbridge.analyses._curvature_align",
+           "brainbridge.analyses._recovery", "brainbridge._report", "brainbridge.snn._elm",
+           "brainbridge.snn._lif", "brainbridge.snn._connectome", "brainbridge.snn.surrogate",
+           "brainbridge.snn._kuramoto",
            "brainbridge.snn._record", "brainbridge.snn._tasks", "brainbridge.snn._train"]
 
 

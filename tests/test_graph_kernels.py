@@ -82,3 +82,41 @@ def test_bounded_dijkstra_equals_scipy(rng, zero_arc):
     expected = np.where(full <= limits[:, None], full, np.inf)
     np.testing.assert_allclose(out, expected, rtol=1e-14)
     assert np.isinf(expected).any() and np.isfinite(expected).sum() > sources.size * 5
+
+
+def test_sinkhorn_equals_pot(rng):
+    solved = beyond_exp = 0
+    for a, b, c in _problems(rng)[:8]:
+        m, n = c.shape
+        for reg, scale in ((0.1, 1.0), (0.05, 40.0)):  # scale 40: C / reg up to 2400, beyond exp's range
+            cost, ok = kernels.sinkhorn(a, b, c.ravel() * scale, reg, 20000, 1e-10)
+            if not ok:  # slow at large C / reg, or a scaling overflowed (NaN): never a wrong number
+                continue
+            plan = ot.sinkhorn(a, b, c * scale, reg, method="sinkhorn_log", stopThr=1e-12, numItermax=50000)
+            np.testing.assert_allclose(cost, np.sum(plan * c * scale), rtol=1e-7, atol=1e-10)
+            solved += 1
+            beyond_exp += bool(np.ptp(c * scale) / reg > 745)
+    assert solved >= 12 and beyond_exp >= 3
+
+
+def test_sinkhorn_compiled_equals_torch_and_flags_nonconvergence(rng, monkeypatch, caplog):
+    from brainbridge.analyses import _graph_kernels, knn_graph, ricci_curvature
+
+    g = knn_graph(rng.normal(size=(60, 5)), k=5)
+    compiled = ricci_curvature(g, method="sinkhorn", device="cpu", tol=1e-12, max_iter=20000)
+    with caplog.at_level(logging.WARNING, logger="brainbridge.analyses._curvature"):
+        ricci_curvature(g, method="sinkhorn", device="cpu", max_iter=10)
+    assert "Sinkhorn did not converge for" in caplog.text and "in max_iter=10 iterations" in caplog.text
+    real = kernels.edge_sinkhorn
+
+    def overflowing(*args):  # as if some scalings overflowed: those edges go to torch's log domain
+        out, ok = real(*args)
+        out[::3] = np.nan
+        return out, ok
+
+    monkeypatch.setattr(kernels, "edge_sinkhorn", overflowing)
+    redone = ricci_curvature(g, method="sinkhorn", device="cpu", tol=1e-12, max_iter=20000)
+    np.testing.assert_allclose(redone.transport.values, compiled.transport.values, rtol=1e-8)
+    monkeypatch.setattr(_graph_kernels, "_compiled", lambda: None)
+    torch_path = ricci_curvature(g, method="sinkhorn", device="cpu", tol=1e-12, max_iter=20000)
+    np.testing.assert_allclose(torch_path.transport.values, compiled.transport.values, rtol=1e-8)
