@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,6 +44,9 @@ _ROW_BYTES = 2**28
 #: Pivot budget of the compiled transport simplex, per node of a problem; edges over it are
 #: solved again by POT's network simplex.
 _PIVOTS_PER_NODE = 100
+#: Within one Ricci flow: every edge's optimal dual potentials and basis from the last exact
+#: solve (``{"ptr", "pot", "basis"}``); each step starts its transport problems from them.
+_WARM: ContextVar[dict | None] = ContextVar("_WARM", default=None)
 #: Entries of padded (edge, m, n) Sinkhorn tensors per batch.
 _SINKHORN_BATCH = 2**23
 
@@ -103,12 +107,14 @@ def _row_max(m: Any, add: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _exact_w1(src, dst, s_sup: _Supports, t_sup: _Supports, row_of, dist, n_jobs: int) -> np.ndarray:
-    """Exact W1 of every edge: the compiled transport simplex (numba), POT without numba."""
+def _exact_w1(src, dst, s_sup: _Supports, t_sup: _Supports, row_of, dist, n_jobs: int,
+              warm: tuple[np.ndarray, np.ndarray, np.ndarray, bool]) -> np.ndarray:
+    """Exact W1 of every edge: the compiled transport simplex (numba), POT without numba.
+    ``warm``: last optimal potentials and bases, per-edge offsets, whether to start from them."""
     kernels = _compiled()
     if kernels is None:
         return _emd_batch(*pack_reduced(src, dst, s_sup, t_sup, row_of, dist), n_jobs)
-    out = kernels.edge_w1(src, dst, *s_sup, *t_sup, row_of, dist, _PIVOTS_PER_NODE)
+    out = kernels.edge_w1(src, dst, *s_sup, *t_sup, row_of, dist, _PIVOTS_PER_NODE, *warm)
     redo = np.flatnonzero(np.isnan(out))
     if redo.size:
         logger.info("%d transport problems exceeded the pivot budget; solving them with POT", redo.size)
@@ -270,6 +276,15 @@ def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power:
     t_sup = _supports(wt, alpha, base, exp_power)
     limits = _limits(w, wt)
     n = w.shape[0]
+    warm_ptr = np.zeros(src.size + 1, dtype=np.int64)
+    np.cumsum(np.diff(s_sup.ptr)[src] + np.diff(t_sup.ptr)[dst], out=warm_ptr[1:])
+    state = _WARM.get()
+    if state is not None and state.get("ptr") is not None and np.array_equal(state["ptr"], warm_ptr):
+        warm = (state["pot"], state["basis"], True)  # same graph as the last step
+    else:
+        warm = (np.zeros(warm_ptr[-1]), np.full(warm_ptr[-1], -1, dtype=np.int64), False)
+        if state is not None:
+            state.update(ptr=warm_ptr, pot=warm[0], basis=warm[1])
     kappa = np.empty(src.size)
     w1 = np.empty(src.size)
     dxy = np.empty(src.size)
@@ -290,7 +305,8 @@ def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power:
         row_of[sources] = np.arange(sources.size)
         es, ed = src[start:stop], dst[start:stop]
         if method == "exact":
-            m = _exact_w1(es, ed, s_sup, t_sup, row_of, dist, n_jobs)
+            m = _exact_w1(es, ed, s_sup, t_sup, row_of, dist, n_jobs,
+                          (warm[0], warm[1], warm_ptr[start:stop + 1], warm[2]))
         else:
             m = _entropic_w1(es, ed, s_sup, t_sup, row_of, dist, reg, max_iter, tol, device)
         d = dist[row_of[es], ed]
@@ -481,8 +497,6 @@ def ricci_flow(
         ``original_curvature`` and ``original_weight`` over 'edge' and ``spread`` (max - min
         curvature) over 'iteration'; attrs ``iterations`` (run).
     """
-    from tqdm.auto import tqdm
-
     _check_params(alpha, method, kwargs.get("reg", 0.1))
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise ValueError(
@@ -496,6 +510,17 @@ def ricci_flow(
         )
     g = _largest_component(g)
     opts = {"alpha": alpha, "method": method, **kwargs}
+    token = _WARM.set({})  # each step's transport problems start from the last step's optimum
+    try:
+        return _flow(g, iterations, step, delta, surgery, surgery_every, progress, opts)
+    finally:
+        _WARM.reset(token)
+
+
+def _flow(g: Graph, iterations: int, step: float, delta: float, surgery: Any, surgery_every: int,
+          progress: bool | None, opts: dict[str, Any]) -> xr.Dataset:
+    from tqdm.auto import tqdm
+
     first = ricci_curvature(g, **opts)
     src, dst, w0 = g.edges()
     original = first.edge_curvature.values.copy()

@@ -125,9 +125,9 @@ def heap_rows(indptr, indices, data, sources, limits, n):
 
 
 @numba.njit(cache=True)
-def _net_side(p0, p1, idx, mass, q0, q1, other_idx, other_mass, out_nodes, out_mass):
+def _net_side(p0, p1, idx, mass, q0, q1, other_idx, other_mass, out_pos, out_mass):
     """Support points of one measure (entries p0:p1) whose mass exceeds the other's there;
-    writes them and the excess into ``out_*`` and returns how many."""
+    writes their positions in ``idx`` and the excess into ``out_*`` and returns how many."""
     k = 0
     for i in range(p0, p1):
         net = mass[i]
@@ -135,7 +135,7 @@ def _net_side(p0, p1, idx, mass, q0, q1, other_idx, other_mass, out_nodes, out_m
             if other_idx[j] == idx[i]:
                 net -= other_mass[j]
         if net > 0:
-            out_nodes[k] = idx[i]
+            out_pos[k] = i
             out_mass[k] = net
             k += 1
     return k
@@ -172,9 +172,9 @@ def pack_reduced(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, d
         _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b[b_ptr[e]:b_ptr[e + 1]])
         pos = c_ptr[e]
         for r in range(rows.size):
-            row = row_of[rows[r]]
+            row = row_of[s_idx[rows[r]]]
             for k in range(cols.size):
-                c[pos] = dist[row, cols[k]]
+                c[pos] = dist[row, t_idx[cols[k]]]
                 pos += 1
     return a, b, c
 
@@ -209,20 +209,93 @@ def _link(v, p, first, nxt, prv):
 
 
 @numba.njit(cache=True)
-def transport(a, b, c, m, n, max_iter):
+def _tree_flows(cells, a, b, m, n, basic, flow):
+    """Set ``basic``/``flow`` to the basic solution of the basis ``cells`` (``m + n - 1`` cells
+    forming a spanning tree) for masses ``a``, ``b``, found by peeling leaves. Returns False,
+    setting nothing, when the cells are not a spanning tree or a flow is negative."""
+    nn = m + n
+    if cells.size != nn - 1:
+        return False
+    start = np.zeros(nn + 1, np.int64)
+    for t in range(nn - 1):
+        start[cells[t] // n + 1] += 1
+        start[m + cells[t] % n + 1] += 1
+    deg = start[1:].copy()
+    for v in range(nn):
+        start[v + 1] += start[v]
+    fill = start[:nn].copy()
+    adj = np.empty(2 * (nn - 1), np.int64)
+    for t in range(nn - 1):
+        i = cells[t] // n
+        j = m + cells[t] % n
+        adj[fill[i]] = t
+        fill[i] += 1
+        adj[fill[j]] = t
+        fill[j] += 1
+    rem = np.concatenate((a, b))
+    used = np.zeros(nn - 1, np.bool_)
+    f = np.zeros(nn - 1)
+    queue = np.empty(nn, np.int64)
+    tail = 0
+    for v in range(nn):
+        if deg[v] == 1:
+            queue[tail] = v
+            tail += 1
+    floor = -1e-13 * a.sum()
+    head = 0
+    peeled = 0
+    while head < tail:
+        v = queue[head]
+        head += 1
+        if deg[v] != 1:
+            continue
+        t = -1
+        for p in range(start[v], start[v + 1]):
+            if not used[adj[p]]:
+                t = adj[p]
+                break
+        if rem[v] < floor:
+            return False
+        used[t] = True
+        peeled += 1
+        f[t] = max(rem[v], 0.0)
+        i = cells[t] // n
+        w = m + cells[t] % n if v == i else i
+        rem[w] -= rem[v]
+        deg[v] = 0
+        deg[w] -= 1
+        if deg[w] == 1:
+            queue[tail] = w
+            tail += 1
+    if peeled != nn - 1:
+        return False
+    for t in range(nn - 1):
+        basic[cells[t]] = True
+        flow[cells[t]] = f[t]
+    return True
+
+
+@numba.njit(cache=True)
+def transport(a, b, c, m, n, max_iter, v0, pot_out, basis_in, basis_out):
     """Exact optimal transport cost ``min <P, C>`` s.t. ``P 1 = a``, ``P^T 1 = b``, ``P >= 0``.
 
     Primal simplex on the transportation problem (a network simplex on the complete bipartite
     graph): rows ``0..m-1`` and columns ``m..m+n-1`` are the nodes of a spanning tree of basic
-    cells, potentials ``u_i + v_j = c_ij`` on them. Start: row minimum (each row sends to its
-    cheapest open columns; every allocation closes a row or a column, so the cells form a
-    forest), completed to a tree with zero-flow cells. Pivot: the most negative reduced cost
+    cells, potentials ``u_i + v_j = c_ij`` on them. Start: row minimum on ``c_ij - v0_j``
+    (each row sends to its cheapest open columns; every allocation closes a row or a column,
+    so the cells form a forest), completed to a tree with zero-flow cells; ``v0`` = 0, or the
+    column potentials of a similar problem's optimum. Pivot: the most negative reduced cost
     ``c_ij - u_i - v_j`` among the first rows (round-robin) that hold at least ``2 sqrt(mn)``
     cells and one negative cost; the cycle closes through the tree; the subtree cut off by the
     leaving cell is re-rooted and its potentials shifted. ``a`` and ``b`` must have equal sums;
     rows should be the longer side (``m >= n``), so that a row is shorter than a block.
 
-    Returns ``(cost, converged)``; ``converged`` is False after ``max_iter`` pivots.
+    A basis ``basis_in`` (``m + n - 1`` cells, e.g. a similar problem's optimum) replaces the
+    start when its basic solution is feasible for ``a``, ``b``.
+
+    Returns ``(cost, converged)``; ``converged`` is False after ``max_iter`` pivots. The
+    final potentials (rows, then columns) are written to ``pot_out``, the final basic cells
+    to ``basis_out``.
     """
     nn = m + n
     mn = m * n
@@ -231,16 +304,28 @@ def transport(a, b, c, m, n, max_iter):
     rb = b.copy()
     basic = np.zeros(mn, np.bool_)
     flow = np.zeros(mn)
+    cells = np.empty(nn - 1, np.int64)
+    if _tree_flows(basis_in, a, b, m, n, basic, flow):
+        cells[:] = basis_in
+        k = nn - 1
+    else:
+        k = 0
     uf = np.arange(nn)
-    k = 0
-    for i in range(m):
+    prefer = np.zeros(mn if k == 0 and basis_in.size else 0, np.bool_)
+    for t in range(prefer.size and basis_in.size):
+        prefer[basis_in[t]] = True  # an infeasible old basis still says where mass went
+    for i in range(m if k == 0 else 0):
         base = i * n
         while ra[i] > 0.0:
             j = -1
             best = np.inf
             for jj in range(n):
-                if rb[jj] > 0.0 and c[base + jj] < best:
-                    best = c[base + jj]
+                if rb[jj] > 0.0 and prefer.size and prefer[base + jj] and c[base + jj] - v0[jj] < best:
+                    best = c[base + jj] - v0[jj]
+                    j = jj
+            for jj in range(n if j < 0 else 0):
+                if rb[jj] > 0.0 and c[base + jj] - v0[jj] < best:
+                    best = c[base + jj] - v0[jj]
                     j = jj
             if j < 0:
                 break  # rounding: the columns are full
@@ -253,6 +338,7 @@ def transport(a, b, c, m, n, max_iter):
                 ra[i] -= q
             flow[base + j] = q
             basic[base + j] = True
+            cells[k] = base + j
             k += 1
             uf[_find(uf, i)] = _find(uf, m + j)
     for cell in range(mn):
@@ -264,25 +350,24 @@ def transport(a, b, c, m, n, max_iter):
             if x != y:
                 uf[x] = y
                 basic[cell] = True
+                cells[k] = cell
                 k += 1
     # root the tree at row 0: parent, parent cell, child lists, potentials
     start = np.zeros(nn + 1, np.int64)
-    for cell in range(mn):
-        if basic[cell]:
-            start[cell // n + 1] += 1
-            start[m + cell % n + 1] += 1
+    for t in range(nn - 1):
+        start[cells[t] // n + 1] += 1
+        start[m + cells[t] % n + 1] += 1
     for v in range(nn):
         start[v + 1] += start[v]
     fill = start[:nn].copy()
     adj = np.empty(start[nn], np.int64)
-    for cell in range(mn):
-        if basic[cell]:
-            i = cell // n
-            j = m + cell % n
-            adj[fill[i]] = cell
-            fill[i] += 1
-            adj[fill[j]] = cell
-            fill[j] += 1
+    for t in range(nn - 1):
+        i = cells[t] // n
+        j = m + cells[t] % n
+        adj[fill[i]] = cells[t]
+        fill[i] += 1
+        adj[fill[j]] = cells[t]
+        fill[j] += 1
     par = np.full(nn, -1, np.int64)
     pcell = np.full(nn, -1, np.int64)
     first = np.full(nn, -1, np.int64)
@@ -408,18 +493,21 @@ def transport(a, b, c, m, n, max_iter):
                 top += 1
                 ch = nxt[ch]
     cost = 0.0
-    for cell in range(mn):
-        if basic[cell]:
-            cost += flow[cell] * c[cell]
+    for v in range(1, nn):  # the basic cells: each non-root node's cell to its parent
+        cost += flow[pcell[v]] * c[pcell[v]]
+        basis_out[v - 1] = pcell[v]
+    pot_out[:] = pot
     return cost, True
 
 
 @numba.njit(cache=True)
 def _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist):
     """The reduced problem of the edge ``x -> y`` (as :func:`pack_reduced`): net masses ``a``
-    (rows), ``b`` (columns, rescaled to ``a``'s sum: they balance up to rounding) and row-major
-    costs ``c``. Rows are the longer side: when the target side is longer the problem comes
-    transposed, which has the same W1 and the same entropic cost. Empty for equal measures."""
+    (rows), ``b`` (columns, rescaled to ``a``'s sum: they balance up to rounding), row-major
+    costs ``c``, and the support positions of rows and columns (within ``x``'s source support,
+    or ``y``'s target support). Rows are the longer side: when ``y``'s side is longer the
+    problem comes transposed (``flipped``), which has the same W1 and the same entropic cost.
+    Empty for equal measures."""
     a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
     rows = np.empty(a1 - a0, np.int64)
     a = np.empty(a1 - a0)
@@ -427,33 +515,100 @@ def _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist):
     b = np.empty(b1 - b0)
     m = _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, rows, a)
     n = _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b)
+    flipped = m < n
     if m == 0 or n == 0:
-        return a[:0], b[:0], np.empty(0)
+        return a[:0], b[:0], np.empty(0), rows[:0], cols[:0], flipped
     a = a[:m]
     b = b[:n] * (a.sum() / b[:n].sum())
     c = np.empty(m * n)
     for r in range(m):
-        row = dist[row_of[rows[r]]]
+        row = dist[row_of[s_idx[rows[r]]]]
         for q in range(n):
-            if m >= n:
-                c[r * n + q] = row[cols[q]]
+            if flipped:
+                c[q * m + r] = row[t_idx[cols[q]]]
             else:
-                c[q * m + r] = row[cols[q]]
-    return (a, b, c) if m >= n else (b, a, c)
+                c[r * n + q] = row[t_idx[cols[q]]]
+    rows = rows[:m] - a0
+    cols = cols[:n] - b0
+    if flipped:
+        return b, a, c, cols, rows, flipped
+    return a, b, c, rows, cols, flipped
 
 
 @numba.njit(parallel=True, cache=True)
-def edge_w1(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, pivots_per_node):
+def edge_w1(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, pivots_per_node,
+            warm_pot, warm_basis, warm_ptr, use_warm):
     """Exact W1 of every edge ``x -> y`` on its reduced problem, solved where it is gathered;
-    NaN where :func:`transport` needed more than ``pivots_per_node`` pivots per node."""
+    NaN where :func:`transport` needed more than ``pivots_per_node`` pivots per node.
+
+    Each edge's slot ``warm_ptr[e]:warm_ptr[e + 1]`` (the sizes of ``x``'s source support plus
+    ``y``'s target support) receives its optimum: dual potentials over the support positions
+    in ``warm_pot`` and the basic cells as ``x position * |y support| + y position`` in
+    ``warm_basis`` (-1 after the last). With ``use_warm`` they are read first: a Ricci-flow
+    step changes each problem a little, so the last optimal basis is often still feasible
+    and near-optimal, and otherwise the old potentials guide the start.
+    """
     out = np.zeros(src.size)
     groups = min(src.size, _GROUPS)
     for grp in numba.prange(groups):
         for e in range(grp, src.size, groups):
-            a, b, c = _reduced(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist)
-            if a.size:
-                cost, ok = transport(a, b, c, a.size, b.size, pivots_per_node * (a.size + b.size))
-                out[e] = cost if ok else np.nan
+            x, y = src[e], dst[e]
+            a, b, c, rows, cols, flipped = _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of,
+                                                    dist)
+            m, n = a.size, b.size
+            if m == 0:
+                continue
+            nx = s_ptr[x + 1] - s_ptr[x]
+            ny = t_ptr[y + 1] - t_ptr[y]
+            slot = warm_ptr[e]
+            row_off = slot + (nx if flipped else 0)  # support positions: x's first, then y's
+            col_off = slot + (0 if flipped else nx)
+            v0 = np.zeros(n)
+            basis = np.empty(0, np.int64)
+            if use_warm:
+                for q in range(n):
+                    v0[q] = warm_pot[col_off + cols[q]]
+                where_x = np.full(nx, -1, np.int64)  # support position -> reduced index
+                where_y = np.full(ny, -1, np.int64)
+                for r in range(m):
+                    if flipped:
+                        where_y[rows[r]] = r
+                    else:
+                        where_x[rows[r]] = r
+                for q in range(n):
+                    if flipped:
+                        where_x[cols[q]] = q
+                    else:
+                        where_y[cols[q]] = q
+                basis = np.empty(m + n - 1, np.int64)
+                k = 0
+                for t in range(slot, warm_ptr[e + 1]):
+                    code = warm_basis[t]
+                    if code < 0 or k == basis.size:
+                        break
+                    ix = where_x[code // ny]
+                    iy = where_y[code % ny]
+                    if ix < 0 or iy < 0:
+                        break  # the supports changed: no warm basis
+                    basis[k] = iy * n + ix if flipped else ix * n + iy
+                    k += 1
+                basis = basis[:k]
+            pot = np.zeros(m + n)
+            final = np.full(m + n - 1, -1, np.int64)
+            cost, ok = transport(a, b, c, m, n, pivots_per_node * (m + n), v0, pot, basis, final)
+            out[e] = cost if ok else np.nan
+            for r in range(m):
+                warm_pot[row_off + rows[r]] = pot[r]
+            for q in range(n):
+                warm_pot[col_off + cols[q]] = pot[m + q]
+            warm_basis[slot:warm_ptr[e + 1]] = -1
+            for t in range(m + n - 1):
+                if final[t] < 0:
+                    break
+                r = final[t] // n
+                q = final[t] % n
+                px, py = (cols[q], rows[r]) if flipped else (rows[r], cols[q])
+                warm_basis[slot + t] = px * ny + py
     return out
 
 
@@ -524,7 +679,8 @@ def edge_sinkhorn(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, 
     groups = min(src.size, _GROUPS)
     for grp in numba.prange(groups):
         for e in range(grp, src.size, groups):
-            a, b, c = _reduced(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist)
+            a, b, c, _, _, _ = _reduced(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of,
+                                        dist)
             if a.size:
                 out[e], ok[e] = sinkhorn(a, b, c, reg, max_iter, tol)
     return out, ok

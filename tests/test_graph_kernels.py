@@ -38,8 +38,22 @@ def test_transport_equals_pot_and_linprog(rng):
 
     for a, b, c in _problems(rng):
         m, n = c.shape
-        cost, ok = kernels.transport(a, b, c.ravel(), m, n, 100 * (m + n))
+        pot = np.zeros(m + n)
+        basis = np.zeros(m + n - 1, dtype=np.int64)
+        none = np.zeros(0, dtype=np.int64)
+        cost, ok = kernels.transport(a, b, c.ravel(), m, n, 100 * (m + n), np.zeros(n), pot, none, basis)
         assert ok
+        reduced = c - pot[:m, None] - pot[None, m:]  # dual feasible, and tight on the basis
+        assert reduced.min() > -1e-10 and np.abs(reduced.ravel()[basis]).max() < 1e-10
+        old = basis.copy()
+        for start, shifts in ((none, pot[m:].copy()), (old, np.zeros(n))):  # warm starts
+            warm_cost, ok = kernels.transport(a, b, c.ravel(), m, n, 100 * (m + n), shifts, pot, start, basis)
+            assert ok and abs(warm_cost - cost) < 1e-12
+        # the old optimum's basis for other masses (feasible or not) is only a start
+        a2, b2 = a[::-1].copy(), np.roll(b, 1)
+        other, ok = kernels.transport(a2, b2, c.ravel(), m, n, 100 * (m + n), np.zeros(n), pot, old, basis)
+        assert ok
+        np.testing.assert_allclose(other, ot.emd2(a2, b2, c), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(cost, ot.emd2(a, b, c), rtol=1e-12, atol=1e-12)
         eq = np.vstack([np.kron(np.eye(m), np.ones(n)), np.kron(np.ones(m), np.eye(n))])
         lp = linprog(c.ravel(), A_eq=eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
@@ -48,7 +62,8 @@ def test_transport_equals_pot_and_linprog(rng):
 
 def test_transport_reports_an_exhausted_budget(rng):
     a = np.full(20, 0.05)
-    cost, ok = kernels.transport(a, a[::-1].copy(), rng.random(400), 20, 20, 0)
+    cost, ok = kernels.transport(a, a[::-1].copy(), rng.random(400), 20, 20, 0, np.zeros(20), np.zeros(40),
+                                 np.zeros(0, dtype=np.int64), np.zeros(39, dtype=np.int64))
     assert not ok and np.isnan(cost)
 
 
@@ -120,3 +135,19 @@ def test_sinkhorn_compiled_equals_torch_and_flags_nonconvergence(rng, monkeypatc
     monkeypatch.setattr(_graph_kernels, "_compiled", lambda: None)
     torch_path = ricci_curvature(g, method="sinkhorn", device="cpu", tol=1e-12, max_iter=20000)
     np.testing.assert_allclose(torch_path.transport.values, compiled.transport.values, rtol=1e-8)
+
+
+def test_ricci_flow_warm_starts_equal_cold_solves(rng):
+    from brainbridge.analyses import knn_graph, ricci_curvature, ricci_flow
+    from brainbridge.analyses._curvature import _with_weights
+
+    g = knn_graph(rng.normal(size=(80, 8)) / 3, k=6)
+    flow = ricci_flow(g, iterations=6, progress=False)  # steps 2.. start from the last optima
+    src, dst, w = g.edges()
+    kappa = ricci_curvature(g).edge_curvature.values
+    for _ in range(6):  # the same flow, every step solved from scratch
+        w = w - kappa * w
+        w = w * (src.size / w.sum())
+        kappa = ricci_curvature(_with_weights(g, src, dst, w)).edge_curvature.values
+    np.testing.assert_allclose(flow.weight.values, w, rtol=1e-12)
+    np.testing.assert_allclose(flow.edge_curvature.values, kappa, atol=1e-12)
