@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import AssemblyError
+from .._checks import AssemblyError, _check_option
 from ._curvature import _check_params, ricci_community, ricci_curvature, ricci_flow
 from ._graph import Graph, as_graph
 
@@ -36,6 +36,8 @@ ALIGNMENT_SCORES = (
 )
 #: Scores that a permutation of node identities changes (the others are invariant to it).
 PERMUTED_SCORES = ALIGNMENT_SCORES[2:]
+#: Null models of :func:`curvature_alignment`.
+ALIGNMENT_NULLS = ("labels", "degree")
 #: Two floats closer than this count as a tie of the null with the observed score.
 _TIE = 1e-12
 
@@ -237,6 +239,8 @@ def curvature_alignment(
     method: str = "exact",
     flow_iterations: int = 10,
     n_permutations: int = 1000,
+    null: str = "labels",
+    degree_bins: int = 10,
     random_state: Any = None,
     dim: str = "stimulus",
     progress: bool | None = False,
@@ -280,6 +284,14 @@ def curvature_alignment(
     with ``n_valid`` the permutations whose score is finite (``n_permutations`` when every
     one is); ties within 1e-12 count as ``>=``.
 
+    ``null='degree'`` shuffles ids only among nodes of similar degree: the nodes of ``S``
+    sorted by their degree in ``b`` (ties by position in ``S``) are cut into ``degree_bins``
+    groups of (near) equal size, and each permutation shuffles within every group (group by
+    group, ``perm[g] = g[rng.permutation(len(g))]``). Node curvature tracks degree, so when
+    degrees correspond across the systems the label shuffle (which breaks that too) overstates
+    significance; this null keeps it and asks whether curvature aligns beyond degree.
+    (``degree_bins=1`` draws from the label shuffle's distribution.)
+
     Parameters
     ----------
     a, b : DataArray, ndarray, Graph or networkx graph
@@ -299,6 +311,10 @@ def curvature_alignment(
         Ricci-flow iterations before community detection (0: no communities).
     n_permutations : int, default=1000
         Node-label shuffles for the null (0: no p-values).
+    null : {'labels', 'degree'}, default='labels'
+        Shuffle all ids of ``S``, or only within degree strata of ``b`` (above).
+    degree_bins : int, default=10
+        Number of degree strata for ``null='degree'``.
     random_state : int, numpy Generator or None
     dim : str, default='stimulus'
         The node dim of assemblies.
@@ -338,6 +354,10 @@ def curvature_alignment(
     for name, value in (("flow_iterations", flow_iterations), ("n_permutations", n_permutations)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"Invalid value for {name!r}: expected a non-negative integer; got {value!r}.")
+    _check_option("null", null, ALIGNMENT_NULLS)
+    if isinstance(degree_bins, bool) or not isinstance(degree_bins, (int, np.integer)) or degree_bins < 1:
+        raise ValueError(
+            f"Invalid value for 'degree_bins': expected a positive integer; got {degree_bins!r}.")
     rng = _check_random_state(random_state)
     knn = {"k": k, "metric": metric, "symmetrize": symmetrize, "similarity": similarity}
     ga, gb = _build(a, b, dim, knn)
@@ -372,14 +392,21 @@ def curvature_alignment(
     observed, n_shared_edges = matched.scores()
     value[2:] = observed
 
-    null = np.full((n_permutations, len(ALIGNMENT_SCORES)), np.nan)
+    groups = [np.arange(shared.size)]
+    if null == "degree":
+        degree_b = cb["degree"].values[ib]
+        groups = np.array_split(np.lexsort((np.arange(shared.size), degree_b)), min(degree_bins, shared.size))
+    null_scores = np.full((n_permutations, len(ALIGNMENT_SCORES)), np.nan)
     for r in range(n_permutations):
-        null[r, 2:] = matched.scores(rng.permutation(shared.size))[0]
+        perm = np.arange(shared.size)
+        for grp in groups:
+            perm[grp] = grp[rng.permutation(grp.size)]
+        null_scores[r, 2:] = matched.scores(perm)[0]
     p_value = np.full(len(ALIGNMENT_SCORES), np.nan)
     if n_permutations:
-        finite = np.isfinite(null)
+        finite = np.isfinite(null_scores)
         n_valid = finite.sum(0)
-        exceed = np.sum(finite & (null >= value[None, :] - _TIE), axis=0)
+        exceed = np.sum(finite & (null_scores >= value[None, :] - _TIE), axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             p_value = np.where(np.isfinite(value), (1.0 + exceed) / (1.0 + n_valid), np.nan)
         p_value[:2] = np.nan
@@ -391,7 +418,7 @@ def curvature_alignment(
         {
             "value": ("score", value),
             "p_value": ("score", p_value),
-            "null": (("permutation", "score"), null),
+            "null": (("permutation", "score"), null_scores),
             "edge_curvature_a": ("edge_a", ea),
             "edge_curvature_b": ("edge_b", eb),
             "node_curvature_a": ("node_a", ca["node_curvature"].values),
@@ -416,6 +443,7 @@ def curvature_alignment(
         attrs={
             "alpha": alpha, "method": method, "k": -1 if k is None else int(k), "metric": metric,
             "flow_iterations": int(flow_iterations), "n_permutations": int(n_permutations),
+            "null_kind": null, "degree_bins": int(degree_bins) if null == "degree" else 1,
             "directed": int(ga.directed), "n_nodes_a": ga.n_nodes, "n_nodes_b": gb.n_nodes,
             "n_shared_nodes": int(shared.size), "n_edges_a": int(ea.size), "n_edges_b": int(eb.size),
             "n_shared_edges": n_shared_edges,

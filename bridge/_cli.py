@@ -612,7 +612,8 @@ def cmd_curvature(args: argparse.Namespace) -> int:
 
         ds = curvature_alignment(inputs[0], inputs[1], k=args.k, metric=args.metric, alpha=args.alpha,
                                  method=args.method, flow_iterations=args.flow,
-                                 n_permutations=args.permutations, random_state=args.seed,
+                                 n_permutations=args.permutations, null=args.null,
+                                 degree_bins=args.degree_bins, random_state=args.seed,
                                  progress=not args.quiet, device=args.device)
         ds.attrs.update({"a": str(args.a), "b": str(args.b)})
         _write_dataset(ds, args.out)
@@ -874,6 +875,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Ricci-flow iterations before community detection (default 0: none)")
     p.add_argument("--permutations", type=int, default=1000,
                    help="node-label shuffles for p-values of an alignment (default 1000)")
+    p.add_argument("--null", choices=["labels", "degree"], default="labels",
+                   help="alignment null: shuffle all labels, or only within degree strata of b")
+    p.add_argument("--degree-bins", type=int, default=10, help="degree strata of --null degree (default 10)")
     p.add_argument("--synapse-type", default=None,
                    help="connectome files: chemical or electrical (needed when both are present)")
     p.add_argument("--weight", choices=["unweighted", "inverse", "count"], default=None,

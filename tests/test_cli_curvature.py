@@ -104,6 +104,11 @@ def test_two_assemblies_alignment(tmp_path, rng, capsys):
     p = float(ref.p_value.sel(score="node_spearman"))
     assert f"node_spearman     {float(ref.value.sel(score='node_spearman')):9.4f}{p:9.4f}" in text
     assert fig.stat().st_size > 0
+    assert main(["curvature", str(tmp_path / "a.nc"), str(tmp_path / "b.nc"), "--k", "5", "--permutations",
+                 "20", "--null", "degree", "--degree-bins", "4", "-q", "--out", str(out)]) == 0
+    ref = curvature_alignment(_acts(x, ids), _acts(y[::-1], ids[::-1]), k=5, flow_iterations=0,
+                              n_permutations=20, null="degree", degree_bins=4, random_state=0)
+    np.testing.assert_allclose(xr.load_dataset(out).null.values, ref.null.values, atol=1e-12)
 
 
 def test_option_for_connectomes_only(tmp_path, rng, capsys):
