@@ -299,7 +299,7 @@ def transport(a, b, c, m, n, max_iter, v0, pot_out, basis_in, basis_out):
     """
     nn = m + n
     mn = m * n
-    tol = 1e-11 * max(np.abs(c).max(), 1e-300)  # rounding noise of reduced costs
+    tol = 1e-11 * max(c.max(), -c.min(), 1e-300)  # rounding noise of reduced costs
     ra = a.copy()
     rb = b.copy()
     basic = np.zeros(mn, np.bool_)
@@ -501,20 +501,41 @@ def transport(a, b, c, m, n, max_iter, v0, pot_out, basis_in, basis_out):
 
 
 @numba.njit(cache=True)
-def _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist):
+def _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, scratch):
     """The reduced problem of the edge ``x -> y`` (as :func:`pack_reduced`): net masses ``a``
     (rows), ``b`` (columns, rescaled to ``a``'s sum: they balance up to rounding), row-major
     costs ``c``, and the support positions of rows and columns (within ``x``'s source support,
     or ``y``'s target support). Rows are the longer side: when ``y``'s side is longer the
     problem comes transposed (``flipped``), which has the same W1 and the same entropic cost.
-    Empty for equal measures."""
+    Empty for equal measures. ``scratch``: zeros over the nodes (2, n_nodes), left zero."""
     a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
     rows = np.empty(a1 - a0, np.int64)
     a = np.empty(a1 - a0)
     cols = np.empty(b1 - b0, np.int64)
     b = np.empty(b1 - b0)
-    m = _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, rows, a)
-    n = _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b)
+    mass_x, mass_y = scratch[0], scratch[1]  # each measure's mass by node
+    for p in range(a0, a1):
+        mass_x[s_idx[p]] = s_mass[p]
+    for p in range(b0, b1):
+        mass_y[t_idx[p]] = t_mass[p]
+    m = 0
+    for p in range(a0, a1):
+        net = s_mass[p] - mass_y[s_idx[p]]
+        if net > 0:
+            rows[m] = p
+            a[m] = net
+            m += 1
+    n = 0
+    for p in range(b0, b1):
+        net = t_mass[p] - mass_x[t_idx[p]]
+        if net > 0:
+            cols[n] = p
+            b[n] = net
+            n += 1
+    for p in range(a0, a1):
+        mass_x[s_idx[p]] = 0.0
+    for p in range(b0, b1):
+        mass_y[t_idx[p]] = 0.0
     flipped = m < n
     if m == 0 or n == 0:
         return a[:0], b[:0], np.empty(0), rows[:0], cols[:0], flipped
@@ -551,10 +572,11 @@ def edge_w1(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, 
     out = np.zeros(src.size)
     groups = min(src.size, _GROUPS)
     for grp in numba.prange(groups):
+        scratch = np.zeros((2, dist.shape[1]))
         for e in range(grp, src.size, groups):
             x, y = src[e], dst[e]
             a, b, c, rows, cols, flipped = _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of,
-                                                    dist)
+                                                    dist, scratch)
             m, n = a.size, b.size
             if m == 0:
                 continue
@@ -678,9 +700,10 @@ def edge_sinkhorn(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, 
     ok = np.ones(src.size, np.bool_)
     groups = min(src.size, _GROUPS)
     for grp in numba.prange(groups):
+        scratch = np.zeros((2, dist.shape[1]))
         for e in range(grp, src.size, groups):
             a, b, c, _, _, _ = _reduced(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of,
-                                        dist)
+                                        dist, scratch)
             if a.size:
                 out[e], ok[e] = sinkhorn(a, b, c, reg, max_iter, tol)
     return out, ok

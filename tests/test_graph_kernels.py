@@ -151,3 +151,13 @@ def test_ricci_flow_warm_starts_equal_cold_solves(rng):
         kappa = ricci_curvature(_with_weights(g, src, dst, w)).edge_curvature.values
     np.testing.assert_allclose(flow.weight.values, w, rtol=1e-12)
     np.testing.assert_allclose(flow.edge_curvature.values, kappa, atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_sinkhorn_on_gpu_equals_cpu(rng):
+    from brainbridge.analyses import knn_graph, ricci_curvature
+
+    g = knn_graph(rng.normal(size=(200, 16)) / 4, k=8)
+    cpu = ricci_curvature(g, method="sinkhorn", device="cpu", tol=1e-12, max_iter=20000)
+    gpu = ricci_curvature(g, method="sinkhorn", device="cuda", tol=1e-12, max_iter=20000)
+    np.testing.assert_allclose(gpu.transport.values, cpu.transport.values, rtol=1e-8)
