@@ -606,8 +606,8 @@ def edge_w1(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, 
                 k = 0
                 for t in range(slot, warm_ptr[e + 1]):
                     code = warm_basis[t]
-                    if code < 0 or k == basis.size:
-                        break
+                    if code < 0 or code >= nx * ny or k == basis.size:
+                        break  # end of the stored basis (or one from another graph)
                     ix = where_x[code // ny]
                     iy = where_y[code % ny]
                     if ix < 0 or iy < 0:
