@@ -404,7 +404,9 @@ def ricci_curvature(
     reg, max_iter, tol : float, int, float
         Sinkhorn regularisation, iteration cap, and stopping bound on the L1 marginal error.
     n_jobs : int, optional
-        Threads for the exact transport problems (default: all cores).
+        Threads for POT's network simplex (default: all cores), which runs without numba or for
+        problems over the compiled solver's pivot budget. The compiled kernels use numba's
+        threads (``numba.set_num_threads`` or ``NUMBA_NUM_THREADS``).
     device : str, default='auto'
         Where Sinkhorn runs: 'cpu' (compiled kernels; torch without numba) or a torch GPU.
 
