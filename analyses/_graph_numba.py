@@ -125,17 +125,34 @@ def heap_rows(indptr, indices, data, sources, limits, n):
 
 
 @numba.njit(cache=True)
-def _net_side(p0, p1, idx, mass, q0, q1, other_idx, other_mass, out_pos, out_mass):
-    """Support points of one measure (entries p0:p1) whose mass exceeds the other's there;
-    writes their positions in ``idx`` and the excess into ``out_*`` and returns how many."""
+def _net_masses(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, scratch, rows, a, cols, b):
+    """The support entries of ``m_x`` (source support of ``x``) and ``m_y`` (target support of
+    ``y``) that keep net mass ``m_x - m_y`` > 0 (into ``rows``, ``a``) and < 0 (``cols``, ``b``:
+    the excess of ``m_y``), as positions in ``s_idx`` / ``t_idx``; returns how many of each.
+    ``scratch``: zeros of shape (2, n_nodes), left zero (each measure's mass by node)."""
+    a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
+    mass_x, mass_y = scratch[0], scratch[1]
+    for p in range(a0, a1):
+        mass_x[s_idx[p]] = s_mass[p]
+    for p in range(b0, b1):
+        mass_y[t_idx[p]] = t_mass[p]
+    m = _excess(a0, a1, s_idx, s_mass, mass_y, rows, a)
+    n = _excess(b0, b1, t_idx, t_mass, mass_x, cols, b)
+    for p in range(a0, a1):
+        mass_x[s_idx[p]] = 0.0
+    for p in range(b0, b1):
+        mass_y[t_idx[p]] = 0.0
+    return m, n
+
+
+@numba.njit(cache=True)
+def _excess(p0, p1, idx, mass, other, out_pos, out_mass):
+    """Entries ``p0:p1`` whose mass exceeds ``other`` (the other measure by node), and by how much."""
     k = 0
-    for i in range(p0, p1):
-        net = mass[i]
-        for j in range(q0, q1):
-            if other_idx[j] == idx[i]:
-                net -= other_mass[j]
+    for p in range(p0, p1):
+        net = mass[p] - other[idx[p]]
         if net > 0:
-            out_pos[k] = i
+            out_pos[k] = p
             out_mass[k] = net
             k += 1
     return k
@@ -146,13 +163,15 @@ def reduce_sizes(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass):
     """Per edge, how many support points keep net mass ``m_x - m_y`` > 0 and < 0."""
     ns = np.zeros(src.size, np.int64)
     nt = np.zeros(src.size, np.int64)
-    for e in numba.prange(src.size):
-        x, y = src[e], dst[e]
-        a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
-        nodes = np.empty(max(a1 - a0, b1 - b0), np.int64)
-        mass = np.empty(nodes.size)
-        ns[e] = _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, nodes, mass)
-        nt[e] = _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, nodes, mass)
+    groups = min(src.size, _GROUPS)
+    for grp in numba.prange(groups):
+        scratch = np.zeros((2, s_ptr.size - 1))
+        for e in range(grp, src.size, groups):
+            x, y = src[e], dst[e]
+            rows = np.empty(s_ptr[x + 1] - s_ptr[x], np.int64)
+            cols = np.empty(t_ptr[y + 1] - t_ptr[y], np.int64)
+            ns[e], nt[e] = _net_masses(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, scratch, rows,
+                                       np.empty(rows.size), cols, np.empty(cols.size))
     return ns, nt
 
 
@@ -163,19 +182,20 @@ def pack_reduced(src, dst, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, d
     a = np.empty(a_ptr[-1])
     b = np.empty(b_ptr[-1])
     c = np.empty(c_ptr[-1])
-    for e in numba.prange(src.size):
-        x, y = src[e], dst[e]
-        a0, a1, b0, b1 = s_ptr[x], s_ptr[x + 1], t_ptr[y], t_ptr[y + 1]
-        rows = np.empty(a_ptr[e + 1] - a_ptr[e], np.int64)
-        cols = np.empty(b_ptr[e + 1] - b_ptr[e], np.int64)
-        _net_side(a0, a1, s_idx, s_mass, b0, b1, t_idx, t_mass, rows, a[a_ptr[e]:a_ptr[e + 1]])
-        _net_side(b0, b1, t_idx, t_mass, a0, a1, s_idx, s_mass, cols, b[b_ptr[e]:b_ptr[e + 1]])
-        pos = c_ptr[e]
-        for r in range(rows.size):
-            row = row_of[s_idx[rows[r]]]
-            for k in range(cols.size):
-                c[pos] = dist[row, t_idx[cols[k]]]
-                pos += 1
+    groups = min(src.size, _GROUPS)
+    for grp in numba.prange(groups):
+        scratch = np.zeros((2, dist.shape[1]))
+        for e in range(grp, src.size, groups):
+            rows = np.empty(a_ptr[e + 1] - a_ptr[e], np.int64)
+            cols = np.empty(b_ptr[e + 1] - b_ptr[e], np.int64)
+            _net_masses(src[e], dst[e], s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, scratch, rows,
+                        a[a_ptr[e]:a_ptr[e + 1]], cols, b[b_ptr[e]:b_ptr[e + 1]])
+            pos = c_ptr[e]
+            for r in range(rows.size):
+                row = row_of[s_idx[rows[r]]]
+                for k in range(cols.size):
+                    c[pos] = dist[row, t_idx[cols[k]]]
+                    pos += 1
     return a, b, c
 
 
@@ -209,6 +229,26 @@ def _link(v, p, first, nxt, prv):
 
 
 @numba.njit(cache=True)
+def _tree_adjacency(cells, m, n):
+    """CSR adjacency of the cells (row ``i`` = node ``i``, column ``j`` = node ``m + j``):
+    node ``v``'s cells are ``cells[adj[start[v]:start[v + 1]]]``."""
+    nn = m + n
+    start = np.zeros(nn + 1, np.int64)
+    for t in range(cells.size):
+        start[cells[t] // n + 1] += 1
+        start[m + cells[t] % n + 1] += 1
+    for v in range(nn):
+        start[v + 1] += start[v]
+    fill = start[:nn].copy()
+    adj = np.empty(2 * cells.size, np.int64)
+    for t in range(cells.size):
+        for v in (cells[t] // n, m + cells[t] % n):
+            adj[fill[v]] = t
+            fill[v] += 1
+    return start, adj
+
+
+@numba.njit(cache=True)
 def _tree_flows(cells, a, b, m, n, basic, flow):
     """Set ``basic``/``flow`` to the basic solution of the basis ``cells`` (``m + n - 1`` cells
     forming a spanning tree) for masses ``a``, ``b``, found by peeling leaves. Returns False,
@@ -216,22 +256,8 @@ def _tree_flows(cells, a, b, m, n, basic, flow):
     nn = m + n
     if cells.size != nn - 1:
         return False
-    start = np.zeros(nn + 1, np.int64)
-    for t in range(nn - 1):
-        start[cells[t] // n + 1] += 1
-        start[m + cells[t] % n + 1] += 1
-    deg = start[1:].copy()
-    for v in range(nn):
-        start[v + 1] += start[v]
-    fill = start[:nn].copy()
-    adj = np.empty(2 * (nn - 1), np.int64)
-    for t in range(nn - 1):
-        i = cells[t] // n
-        j = m + cells[t] % n
-        adj[fill[i]] = t
-        fill[i] += 1
-        adj[fill[j]] = t
-        fill[j] += 1
+    start, adj = _tree_adjacency(cells, m, n)
+    deg = np.diff(start)
     rem = np.concatenate((a, b))
     used = np.zeros(nn - 1, np.bool_)
     f = np.zeros(nn - 1)
@@ -312,8 +338,8 @@ def transport(a, b, c, m, n, max_iter, v0, pot_out, basis_in, basis_out):
         k = 0
     uf = np.arange(nn)
     prefer = np.zeros(mn if k == 0 and basis_in.size else 0, np.bool_)
-    for t in range(prefer.size and basis_in.size):
-        prefer[basis_in[t]] = True  # an infeasible old basis still says where mass went
+    if prefer.size:  # an infeasible old basis still says where mass went
+        prefer[basis_in] = True
     for i in range(m if k == 0 else 0):
         base = i * n
         while ra[i] > 0.0:
@@ -353,21 +379,7 @@ def transport(a, b, c, m, n, max_iter, v0, pot_out, basis_in, basis_out):
                 cells[k] = cell
                 k += 1
     # root the tree at row 0: parent, parent cell, child lists, potentials
-    start = np.zeros(nn + 1, np.int64)
-    for t in range(nn - 1):
-        start[cells[t] // n + 1] += 1
-        start[m + cells[t] % n + 1] += 1
-    for v in range(nn):
-        start[v + 1] += start[v]
-    fill = start[:nn].copy()
-    adj = np.empty(start[nn], np.int64)
-    for t in range(nn - 1):
-        i = cells[t] // n
-        j = m + cells[t] % n
-        adj[fill[i]] = cells[t]
-        fill[i] += 1
-        adj[fill[j]] = cells[t]
-        fill[j] += 1
+    start, adj = _tree_adjacency(cells, m, n)
     par = np.full(nn, -1, np.int64)
     pcell = np.full(nn, -1, np.int64)
     first = np.full(nn, -1, np.int64)
@@ -381,7 +393,7 @@ def transport(a, b, c, m, n, max_iter, v0, pot_out, basis_in, basis_out):
         top -= 1
         u = stack[top]
         for p in range(start[u], start[u + 1]):
-            cell = adj[p]
+            cell = cells[adj[p]]
             v = cell // n
             if v == u:
                 v = m + cell % n
@@ -513,29 +525,7 @@ def _reduced(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, row_of, dist, scr
     a = np.empty(a1 - a0)
     cols = np.empty(b1 - b0, np.int64)
     b = np.empty(b1 - b0)
-    mass_x, mass_y = scratch[0], scratch[1]  # each measure's mass by node
-    for p in range(a0, a1):
-        mass_x[s_idx[p]] = s_mass[p]
-    for p in range(b0, b1):
-        mass_y[t_idx[p]] = t_mass[p]
-    m = 0
-    for p in range(a0, a1):
-        net = s_mass[p] - mass_y[s_idx[p]]
-        if net > 0:
-            rows[m] = p
-            a[m] = net
-            m += 1
-    n = 0
-    for p in range(b0, b1):
-        net = t_mass[p] - mass_x[t_idx[p]]
-        if net > 0:
-            cols[n] = p
-            b[n] = net
-            n += 1
-    for p in range(a0, a1):
-        mass_x[s_idx[p]] = 0.0
-    for p in range(b0, b1):
-        mass_y[t_idx[p]] = 0.0
+    m, n = _net_masses(x, y, s_ptr, s_idx, s_mass, t_ptr, t_idx, t_mass, scratch, rows, a, cols, b)
     flipped = m < n
     if m == 0 or n == 0:
         return a[:0], b[:0], np.empty(0), rows[:0], cols[:0], flipped
