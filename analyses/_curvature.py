@@ -428,6 +428,12 @@ def ricci_curvature(
     import os
 
     _check_params(alpha, method, reg)
+    if method == "sinkhorn":
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+            raise ValueError(f"Invalid value for 'max_iter': expected a positive integer; got {max_iter!r}.")
+        if not tol > 0:
+            raise ValueError(f"Invalid value for 'tol': expected a positive number (L1 marginal error); "
+                             f"got {tol!r}.")
     g = _check_lengths(as_graph(graph, **knn))
     n_jobs = n_jobs or os.cpu_count() or 1
     parts = _edge_curvature(g, alpha, method, base, exp_power, reg, max_iter, tol, n_jobs, device)

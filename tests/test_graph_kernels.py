@@ -161,3 +161,17 @@ def test_sinkhorn_on_gpu_equals_cpu(rng):
     cpu = ricci_curvature(g, method="sinkhorn", device="cpu", tol=1e-12, max_iter=20000)
     gpu = ricci_curvature(g, method="sinkhorn", device="cuda", tol=1e-12, max_iter=20000)
     np.testing.assert_allclose(gpu.transport.values, cpu.transport.values, rtol=1e-8)
+
+
+def test_sinkhorn_iteration_arguments_are_checked(rng):
+    import re
+
+    from brainbridge.analyses import knn_graph, ricci_curvature
+
+    g = knn_graph(rng.normal(size=(20, 3)), k=3)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'max_iter': expected a positive integer; got 0.")):
+        ricci_curvature(g, method="sinkhorn", max_iter=0)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'tol': expected a positive number (L1 marginal error); got -1.0.")):
+        ricci_curvature(g, method="sinkhorn", tol=-1.0)
