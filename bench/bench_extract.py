@@ -91,8 +91,8 @@ def run_child(n: int, out: str | None) -> dict:
 
 
 def bench_throughput(n_images: int, repeats: int) -> None:
-    from brainbridge._stimuli import load_stimuli
-    from brainbridge.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
+    from brainbridge.ann._stimuli import load_stimuli
+    from brainbridge.ann.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
 
     net = efficientnet_lite0()
     _, base = load_stimuli("skimage")

@@ -255,7 +255,7 @@ def demo_report(folder: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from brainbridge._report import Section, write_report
+    from brainbridge.studies._report import Section, write_report
 
     rng = np.random.default_rng(0)
     f1, ax = plt.subplots(figsize=(6, 3.5))

@@ -31,7 +31,7 @@ import xarray as xr
 
 import brainbridge
 from brainbridge.analyses import domain_neurons, selectivity
-from brainbridge.models import EFFICIENTNET_BLOCKS, efficientnet_lite0, minilm
+from brainbridge.ann.models import EFFICIENTNET_BLOCKS, efficientnet_lite0, minilm
 
 CODE = [
     "def add(a, b): return a + b",

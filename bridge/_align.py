@@ -7,8 +7,7 @@ import logging
 import numpy as np
 import xarray as xr
 
-from ._assembly import _duplicates, _listed
-from ._checks import AssemblyError, _check_dims
+from ._checks import AssemblyError, _check_dims, _duplicates, _listed
 
 logger = logging.getLogger(__name__)
 

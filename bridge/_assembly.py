@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._checks import AssemblyError, _check_option
+from ._align import align
+from ._checks import AssemblyError, _check_option, _duplicates, _listed
+from ._storage import save
 
 SCHEMA_VERSION = "1.0"
 
@@ -44,7 +46,6 @@ MODALITIES: dict[str, str] = {
     "snn": "spiking or biophysical network recordings",
 }
 
-_MAX_LISTED = 5
 
 
 def _as_numpy(data: Any) -> Any:
@@ -151,19 +152,6 @@ def _is_string_array(values: np.ndarray) -> bool:
     if values.dtype.kind == "O":
         return all(isinstance(v, str) for v in values.ravel())
     return False
-
-
-def _listed(items: Sequence[Any]) -> str:
-    """``'a', 'b', 'c' and 4 more``: at most a few reprs, numpy scalars shown as Python ones."""
-    shown = ", ".join(repr(i.item() if isinstance(i, np.generic) else i)
-                      for i in items[:_MAX_LISTED])
-    more = len(items) - _MAX_LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _duplicates(values: np.ndarray) -> list[Any]:
-    uniq, counts = np.unique(values, return_counts=True)
-    return [u.item() if hasattr(u, "item") else u for u in uniq[counts > 1]]
 
 
 def _check_id_coord(da: xr.DataArray, dim: str, problems: list[str]) -> None:
@@ -319,11 +307,7 @@ class BrainbridgeAccessor:
         return validate(self._da, **kwargs)
 
     def save(self, path: Any) -> Any:
-        from ._storage import save
-
         return save(self._da, path)
 
     def align(self, other: xr.DataArray, *, dim: str = "stimulus") -> tuple[Any, Any]:
-        from ._align import align
-
         return align(self._da, other, dim=dim)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 
 class AssemblyError(ValueError):
@@ -88,3 +90,19 @@ def _check_dims(da: Any, required: Iterable[str], name: str) -> None:
             f"it has dims {tuple(da.dims)}. Rename or add them, e.g. da.rename({{'old': "
             f"{missing[0]!r}}})."
         )
+
+
+_MAX_LISTED = 5
+
+
+def _listed(items: Sequence[Any]) -> str:
+    """``'a', 'b', 'c' and 4 more``: at most a few reprs, numpy scalars shown as Python ones."""
+    shown = ", ".join(repr(i.item() if isinstance(i, np.generic) else i)
+                      for i in items[:_MAX_LISTED])
+    more = len(items) - _MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _duplicates(values: np.ndarray) -> list[Any]:
+    uniq, counts = np.unique(values, return_counts=True)
+    return [u.item() if hasattr(u, "item") else u for u in uniq[counts > 1]]

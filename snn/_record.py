@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from brainbridge._assembly import SCHEMA_VERSION, validate
-from brainbridge._checks import AssemblyError, _check_option, _validate_type
-from brainbridge._config import resolve_device
-from brainbridge._extract import _unit_table, _Units
+from .._assembly import SCHEMA_VERSION, validate
+from .._checks import AssemblyError, _check_option, _validate_type
+from .._config import resolve_device
+from ..ann import Units, unit_table
 
 from ._trace import tracing
 
@@ -322,7 +322,7 @@ def record(
     first_param = next(model.parameters(), None)
     home = first_param.device if first_param is not None else dev
     parts: dict[str, list[np.ndarray]] = {}
-    tables: dict[str, list[_Units]] | None = None
+    tables: dict[str, list[Units]] | None = None
     n_steps: int | None = None
     try:
         model.eval().to(dev)
@@ -363,10 +363,10 @@ def record(
 
 
 def _batch_traces(collector: _Collector, names: dict[int, str], readout: str | None, dt: float,
-                  n_steps: int | None) -> tuple[dict[str, np.ndarray], dict[str, list[_Units]], int | None]:
+                  n_steps: int | None) -> tuple[dict[str, np.ndarray], dict[str, list[Units]], int | None]:
     """(stimulus, [time,] unit) arrays per trace name for one batch, and their unit tables."""
     rows: dict[str, list[np.ndarray]] = {}
-    units: dict[str, list[_Units]] = {}
+    units: dict[str, list[Units]] = {}
     rank = {key: i for i, key in enumerate(names)}
     order = sorted(collector.traces, key=lambda k: rank.get(k, len(rank)))
     for key in order:
@@ -389,12 +389,12 @@ def _batch_traces(collector: _Collector, names: dict[int, str], readout: str | N
             if readout is not None:
                 flat = READOUTS[readout](flat, dt)
             rows.setdefault(name, []).append(flat.numpy())
-            units.setdefault(name, []).append(_unit_table(layer, seq.shape[2], tuple(seq.shape[3:])))
+            units.setdefault(name, []).append(unit_table(layer, seq.shape[2], tuple(seq.shape[3:])))
     joined = {name: np.concatenate(r, axis=-1) for name, r in rows.items()}
     return joined, units, n_steps
 
 
-def _assembly(name: str, values: np.ndarray, units: list[_Units], ids: list[str],
+def _assembly(name: str, values: np.ndarray, units: list[Units], ids: list[str],
               readout: str | None, dt: float, prefix: str, model: Any) -> xr.DataArray:
     unit_ids = np.concatenate([u.ids for u in units])
     coords: dict[str, Any] = {

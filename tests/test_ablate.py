@@ -11,7 +11,7 @@ import xarray as xr
 
 import brainbridge
 from brainbridge import extract
-from brainbridge._ablate import ablate, ablation_effect
+from brainbridge.ann._ablate import ablate, ablation_effect
 
 ID_HELP = (
     "expected '{layer}:c{channel}' (the whole channel) or '{layer}:c{channel}:{position}' "
@@ -241,7 +241,7 @@ def test_ablation_effect_layers(net, x):
 def test_doctest_examples(monkeypatch):
     import doctest
 
-    import brainbridge._ablate as mod
+    import brainbridge.ann._ablate as mod
 
     monkeypatch.setattr(brainbridge, "ablate", mod.ablate, raising=False)
     monkeypatch.setattr(brainbridge, "ablation_effect", mod.ablation_effect, raising=False)

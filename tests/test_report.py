@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 from PIL import Image
 
-from brainbridge._report import Section, rebuild_report, render_html, write_report
+from brainbridge.studies._report import Section, rebuild_report, render_html, write_report
 
 CHROMIUM = "/usr/bin/chromium"
 CHECKER = Path(__file__).resolve().parents[1] / "bench" / "check_report.py"
@@ -174,7 +174,7 @@ def test_failure_leaves_folder_as_it_was(tmp_path, rng, monkeypatch):
         write_report("New", _sections(rng, dataset_attrs={"bad": {"a": 1}}), folder)
     assert _snapshot(folder) == before
     # 2. a rename fails half way through the commit: every target is restored
-    import brainbridge._report as report
+    import brainbridge.studies._report as report
 
     calls = {"n": 0}
     real = os.replace

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from brainbridge._study import StudyError, load_study, study_names
+from brainbridge.studies._study import StudyError, load_study, study_names
 
 pytest.importorskip("matplotlib")
 
@@ -71,7 +71,7 @@ def test_file_errors(tmp_path):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """Every built-in study at reduced size, through the CLI."""
-    from brainbridge._cli import main
+    from brainbridge.cli._main import main
 
     out = tmp_path_factory.mktemp("demo")
     assert main(["demo", "--quick", "--out", str(out), "-q"]) == 0
@@ -100,8 +100,8 @@ def test_demo_writes_every_report(demo):
 
 def test_vision_numbers_match_independent_computation(demo):
     import brainbridge as bb
-    from brainbridge._stimuli import load_stimuli
-    from brainbridge.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
+    from brainbridge.ann._stimuli import load_stimuli
+    from brainbridge.ann.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
 
     sections, _ = _results(demo, "vision_units")
     sel = _group(demo, "vision_units", "selectivity")
@@ -161,7 +161,7 @@ def test_auditory_lnp_score_reproduces(demo):
 
 
 def test_failed_run_leaves_no_output(tmp_path):
-    from brainbridge._cli import main
+    from brainbridge.cli._main import main
 
     study = tmp_path / "bad.yaml"
     sources = {"i": {"kind": "activations", "stimuli": ["lfw"], "limit": 8}}

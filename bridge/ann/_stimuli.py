@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import _check_option, _soft_import
+from .._checks import _check_option, _soft_import
 
 #: scikit-image's bundled natural and scientific images (no download needed).
 SKIMAGE_IMAGES = (

@@ -1,5 +1,5 @@
 """The analyses a study file can name. Each takes the run context and its YAML entry and
-returns one report :class:`~brainbridge._report.Section` (numbers, tables, figures, data)."""
+returns one report :class:`~brainbridge.studies.Section` (numbers, tables, figures, data)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ._report import Section
-from ._study import Context, StudyError
+from ._context import Context, StudyError
 
 
 def _figure(width: float = 6.0, height: float = 4.0, ncols: int = 1) -> tuple[Any, Any]:

@@ -26,11 +26,13 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._checks import _suggest
+from .._checks import _suggest
+from ._context import Context, StudyError
+from ._report import write_report
+from ._sections import ANALYSES
 
 logger = logging.getLogger(__name__)
 
@@ -38,36 +40,11 @@ STUDY_VERSION = 1
 _TOP_KEYS = {"version", "name", "title", "description", "seed", "sources", "analyses", "quick"}
 
 
-class StudyError(ValueError):
-    """A study file that cannot run: the message names the entry and the fix."""
-
-
-@dataclass
-class Context:
-    """What analyses see: loaded sources, earlier results, the seed and display options."""
-
-    sources: dict[str, Any]
-    seed: int
-    progress: bool | None
-    results: dict[str, Any] = field(default_factory=dict)
-
-    def source(self, name: Any, kind: str | tuple[str, ...], where: str) -> Any:
-        if name not in self.sources:
-            raise StudyError(f"{where}: source {name!r} is not defined.{_suggest(str(name), self.sources)} "
-                             f"Defined sources: {', '.join(self.sources) or 'none'}.")
-        value = self.sources[name]
-        kinds = (kind,) if isinstance(kind, str) else kind
-        if value["kind"] not in kinds:
-            raise StudyError(f"{where}: source {name!r} is a {value['kind']!r} source; this analysis needs "
-                             f"{' or '.join(map(repr, kinds))}.")
-        return value
-
-
 # ----------------------------------------------------------------------------- sources
 def _src_activations(spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    from ._extract import extract
-    from ._stimuli import load_stimuli
-    from .models import EFFICIENTNET_BLOCKS, efficientnet_lite0, minilm
+    from ..ann._extract import extract
+    from ..ann._stimuli import load_stimuli
+    from ..ann.models import EFFICIENTNET_BLOCKS, efficientnet_lite0, minilm
 
     sets = spec.get("stimuli", ["lfw"])
     ids: list[str] = []
@@ -129,7 +106,7 @@ SOURCES: dict[str, tuple[Callable[[dict[str, Any], Context], dict[str, Any]], se
 # ----------------------------------------------------------------------------- validation
 def study_dir() -> Path:
     """The folder of the studies shipped with brainbridge."""
-    return Path(__file__).parent / "studies"
+    return Path(__file__).parent
 
 
 def study_names() -> list[str]:
@@ -192,7 +169,6 @@ def load_study(source: str | Path | dict[str, Any], *, quick: bool = False) -> d
         if bad:
             raise StudyError(f"{where}: sources.{name}: unknown parameter {sorted(bad)[0]!r} for kind "
                              f"{kind!r}; allowed: {', '.join(sorted(SOURCES[kind][1]))}.")
-    from ._study_analyses import ANALYSES
 
     for i, spec in enumerate(study["analyses"]):
         kind = spec.get("kind") if isinstance(spec, dict) else None
@@ -237,8 +213,6 @@ def run_study(study: str | Path | dict[str, Any], out_dir: str | Path, *, quick:
     Nothing is written until every analysis has finished, and then every file is written
     under a temporary name and renamed, so a failure leaves ``out_dir`` as it was.
     """
-    from ._report import write_report
-    from ._study_analyses import ANALYSES
 
     study = load_study(study, quick=quick)
     seed = int(study.get("seed", 0))

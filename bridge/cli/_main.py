@@ -16,14 +16,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__
+from .. import __version__
 
 logger = logging.getLogger("brainbridge")
 
 #: Built-in models for ``brainbridge extract --model``: name -> factory path.
 MODELS = {
-    "efficientnet-lite0": "brainbridge.models:efficientnet_lite0",
-    "minilm": "brainbridge.models:minilm",
+    "efficientnet-lite0": "brainbridge.ann.models:efficientnet_lite0",
+    "minilm": "brainbridge.ann.models:minilm",
 }
 
 #: ``brainbridge load --loader``: name -> loader path.
@@ -70,7 +70,7 @@ def _load_factory(spec: str) -> Callable[[], Any]:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Versions, devices, threads and data folders."""
-    from ._config import ENV_DATA, ENV_DEVICE, data_dir
+    from .._config import ENV_DATA, ENV_DEVICE, data_dir
 
     _out(f"brainbridge {__version__}")
     _out(f"python      {platform.python_version()} ({sys.executable})")
@@ -99,7 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _auto_device() -> str:
-    from ._config import resolve_device
+    from .._config import resolve_device
 
     try:
         return str(resolve_device("auto"))
@@ -109,8 +109,8 @@ def _auto_device() -> str:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Run a model over stimuli and write a stimulus x unit assembly file."""
-    from ._extract import extract
-    from ._stimuli import load_stimuli
+    from ..ann._extract import extract
+    from ..ann._stimuli import load_stimuli
 
     model = _load_factory(args.model)()
     ids, stimuli = load_stimuli(args.stimuli)
@@ -174,7 +174,7 @@ def _loader_for(source: str, name: str | None) -> tuple[str, Callable[..., Any]]
                 f"({', '.join(LOADERS)})."
             )
     if name not in LOADERS:
-        from ._checks import _check_option
+        from .._checks import _check_option
 
         _check_option("--loader", name, LOADERS)
     return name, _load_factory(LOADERS[name])
@@ -184,7 +184,7 @@ def _save_result(result: Any, target: str) -> list[str]:
     """Save a DataArray, a NamedTuple of DataArrays or a Dataset of assemblies; return the paths."""
     import xarray as xr
 
-    from ._storage import save
+    from .._storage import save
 
     if isinstance(result, xr.DataArray):
         return [str(save(result, target))]
@@ -236,7 +236,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two assembly files with RSA or CKA; write the result and a figure."""
     import xarray as xr
 
-    from ._storage import load
+    from .._storage import load
 
     a, b = load(args.a), load(args.b)
     if args.method == "rsa":
@@ -268,7 +268,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     """Fit a cross-validated encoding model and write per-unit scores plus a figure."""
     from brainbridge.analyses import encoding_score
 
-    from ._storage import load
+    from .._storage import load
 
     features, responses = load(args.features), load(args.responses)
     encoder = None
@@ -325,7 +325,7 @@ def cmd_selectivity(args: argparse.Namespace) -> int:
 
     from brainbridge.analyses import selectivity, top_stimuli
 
-    from ._storage import load
+    from .._storage import load
 
     acts = load(args.acts)
     if (args.labels is None) == (args.positive is None):
@@ -415,7 +415,7 @@ def _save_figure(fig: Any, path: str) -> None:
     """Write a figure atomically (format from the suffix, PNG by default) and close it."""
     import matplotlib.pyplot as plt
 
-    from ._storage import atomic_path
+    from .._storage import atomic_path
 
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -424,7 +424,7 @@ def _save_figure(fig: Any, path: str) -> None:
 
 
 def _write_dataset(ds: Any, path: str) -> None:
-    from ._storage import atomic_path
+    from .._storage import atomic_path
 
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
@@ -467,7 +467,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from brainbridge.snn._tasks import TASKS, build_model
     from brainbridge.snn._train import train
 
-    from ._storage import atomic_path
+    from .._storage import atomic_path
 
     task = TASKS[args.task](**_parse_args(args.task_arg or []))
     model = build_model(args.model, task, hidden=args.hidden, seed=args.seed,
@@ -521,7 +521,7 @@ def _curvature_input(path: str, args: argparse.Namespace) -> Any:
     """A connectome file -> its Graph; a stimulus assembly -> the DataArray (kNN graph later)."""
     from brainbridge.analyses._graph import connectome_graph
 
-    from ._storage import load
+    from .._storage import load
 
     da = load(path)
     if {"pre", "post"} <= set(da.dims):
@@ -660,7 +660,7 @@ def _curvature_figure(ds: Any, path: str) -> None:
 
 def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | None) -> int:
     """Run studies one after another into ``out/<name>/`` and print a summary table."""
-    from ._study import load_study, run_study
+    from ..studies._study import load_study, run_study
 
     rows = []
     for name in names:
@@ -681,7 +681,7 @@ def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | No
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the built-in studies on real data that ships with the packages."""
-    from ._study import study_names
+    from ..studies._study import study_names
 
     names = study_names()
     chosen = names if not args.study else args.study
@@ -700,7 +700,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild report.html from a results.json (or its folder)."""
-    from ._report import rebuild_report
+    from ..studies._report import rebuild_report
 
     path = rebuild_report(args.results)
     _out(f"wrote {path}")
@@ -901,7 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run", parents=[common], help="run a study described in a YAML file",
-        description="Run a study file (format: brainbridge._study; the built-in studies in "
+        description="Run a study file (format: brainbridge.studies; the built-in studies in "
                     "brainbridge/studies/ are examples). Example: brainbridge run my_study.yaml --out runs/")
     p.add_argument("study", help="study YAML file, or the name of a built-in study")
     p.add_argument("--out", default="brainbridge-runs", help="output folder (default brainbridge-runs)")

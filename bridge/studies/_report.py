@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import _validate_type
+from .._checks import _validate_type
 
 logger = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ def write_report(title: str, sections: Sequence[Section], out_dir: str | os.Path
     Examples
     --------
     >>> import tempfile, matplotlib.pyplot as plt
-    >>> from brainbridge._report import Section, write_report
+    >>> from brainbridge.studies._report import Section, write_report
     >>> fig, ax = plt.subplots(figsize=(3, 2)); _ = ax.plot([0, 1], [1, 0])
     >>> sec = Section("Toy", text="A **bold** claim.", numbers={"r": 0.5}, figures={"line": fig})
     >>> out = write_report("Demo", [sec], tempfile.mkdtemp(), meta={"seed": 0})
@@ -374,7 +374,7 @@ def write_report(title: str, sections: Sequence[Section], out_dir: str | os.Path
     (['toy__line.png', 'toy__line.svg'], 'report.html')
     >>> plt.close(fig)
     """
-    from . import __version__
+    from .. import __version__
 
     _validate_type("title", title, str, "a str")
     if isinstance(sections, Section):
@@ -509,7 +509,7 @@ def rebuild_report(path: str | os.PathLike[str]) -> Path:
     Path
         The rewritten ``report.html``, next to ``results.json``.
     """
-    from ._storage import atomic_path
+    from .._storage import atomic_path
 
     results = _results_path(path)
     page = render_html(results)

@@ -13,50 +13,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._assembly import SCHEMA_VERSION, validate
-from ._checks import AssemblyError, _check_option, _suggest, _validate_type
-from ._config import resolve_device
-from ._storage import _format_of, atomic_path, load
+from .._assembly import SCHEMA_VERSION, validate
+from .._checks import AssemblyError, _check_option, _suggest, _validate_type
+from .._config import resolve_device
+from .._storage import _format_of, atomic_path, load
+from ._units import _POSITION_NAMES, Units, unit_table
 
 logger = logging.getLogger(__name__)
 
 #: How a layer's output of shape (batch, channel, *positions) becomes units.
 #: ``None`` is the same as ``"flatten"``: one unit per channel and position.
 REDUCTIONS = ("flatten", "mean", "max")
-
-_POSITION_NAMES = {0: (), 1: ("t",), 2: ("y", "x"), 3: ("z", "y", "x")}
-
-
-@dataclass(frozen=True)
-class _Units:
-    """Ids and coords of one layer's units, fixed by the first batch."""
-
-    ids: np.ndarray
-    layer: np.ndarray
-    channel: np.ndarray
-    position: np.ndarray
-
-    @property
-    def size(self) -> int:
-        return self.ids.size
-
-
-def _unit_table(layer: str, n_channels: int, positions: tuple[int, ...]) -> _Units:
-    names = _POSITION_NAMES.get(len(positions))
-    if names is None:
-        raise AssemblyError(
-            f"Layer {layer!r} has {len(positions)} positional dims; at most 3 are supported. "
-            "Use reduce='mean' or reduce='max' to pool over them."
-        )
-    grid = np.indices(positions).reshape(len(positions), -1).T if positions else np.zeros((1, 0), int)
-    pos = np.array(["".join(f"{n}{i}" for n, i in zip(names, row)) for row in grid])
-    channel = np.repeat(np.arange(n_channels), pos.size)
-    position = np.tile(pos, n_channels)
-    prefix = np.char.add(f"{layer}:c", channel.astype(str))
-    ids = prefix if not positions else np.char.add(np.char.add(prefix, ":"), position)
-    return _Units(ids=ids.astype(str), layer=np.full(ids.size, layer), channel=channel,
-                  position=position.astype(str))
-
 
 def _channel_first(t: Any, channel_dim: int | str) -> Any:
     """Move the channel axis to position 1: (batch, channel, *positions)."""
@@ -221,7 +188,7 @@ class _Writer:
         self._stim: Any = None
         self._n = 0
 
-    def open(self, tmp: Path | None, units: list[_Units], dtype: np.dtype, attrs: dict[str, Any],
+    def open(self, tmp: Path | None, units: list[Units], dtype: np.dtype, attrs: dict[str, Any],
              n_total: int | None) -> None:
         self.dtype, self.attrs, self.tmp = dtype, attrs, tmp
         self.coords = {
@@ -303,7 +270,7 @@ def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, wr
     """The extraction loop; returns the layers' unit tables (None if there was no batch)."""
     import torch
 
-    units: list[_Units] | None = None
+    units: list[Units] | None = None
     shapes: list[tuple[int, ...]] = []
     dtype = None
     with torch.inference_mode():
@@ -334,7 +301,7 @@ def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, wr
                     )
                 parts.append(rows)
             if units is None:
-                units = [_unit_table(n, s[0], s[1:]) for n, s in zip(layer_list, shapes)]
+                units = [unit_table(n, s[0], s[1:]) for n, s in zip(layer_list, shapes)]
                 dtype = np.result_type(*[p.dtype for p in parts])
                 writer.open(tmp, units, dtype, attrs, n_total)
             writer.write(ids, parts)

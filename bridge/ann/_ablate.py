@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._checks import _check_option, _suggest, _validate_type
-from ._config import resolve_device
+from .._checks import _check_option, _suggest, _validate_type
+from .._config import resolve_device
 from ._extract import _POSITION_NAMES, _batches, _channel_first, _to_device
 
 logger = logging.getLogger(__name__)
