@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,6 +53,118 @@ def _validate_type(name: str, value: Any, types: type | tuple[type, ...], expect
             f"Invalid type for {name!r}: expected {expected}; got {type(value).__name__}."
         )
     return value
+
+
+_CLOSED = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
+
+
+def check_scalar(name: str, value: Any, target_type: type | tuple[type, ...], *, low: float | None = None,
+                 high: float | None = None, closed: str = "both", allow_none: bool = False,
+                 what: str | None = None) -> Any:
+    """Check a scalar argument's type and range; return it as a plain Python number.
+
+    In the manner of scikit-learn's ``check_scalar``, with one message pattern. ``int`` accepts
+    Python and numpy integers (returned as ``int``); ``float`` accepts any real number
+    (returned as ``float``, and it must be finite). ``bool`` is never a number here.
+    ``closed`` says which bounds are included: ``"both"``, ``"left"``, ``"right"`` or
+    ``"neither"``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    value : object
+    target_type : type or tuple of types
+        ``int``, ``float`` or ``(int, float)`` (any real number).
+    low, high : float, optional
+        Bounds of the accepted range.
+    closed : {"both", "left", "right", "neither"}, default="both"
+    allow_none : bool, default=False
+        Accept ``None`` (returned as is).
+    what : str, optional
+        A few words on what the argument means, shown in the message.
+
+    Returns
+    -------
+    int, float or None
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, the expected type and range, and what was received.
+
+    Examples
+    --------
+    >>> check_scalar("steps", np.int64(3), int, low=1)
+    3
+    >>> check_scalar("alpha", 0, float, low=0, closed="neither")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid value for 'alpha': expected a finite number in (0, inf); got 0.
+    """
+    opening, closing = _CLOSED[_check_option("closed", closed, _CLOSED)]
+    if allow_none and value is None:
+        return None
+    types = target_type if isinstance(target_type, tuple) else (target_type,)
+    want_int = all(t is int or t is numbers.Integral for t in types)
+    if want_int:
+        kind = "an integer"
+        ok_type = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    else:
+        kind = "a finite number"
+        ok_type = (isinstance(value, (numbers.Real, np.integer, np.floating))
+                   and not isinstance(value, (bool, np.bool_)) and math.isfinite(float(value)))
+    in_range = ok_type
+    if ok_type:
+        v = float(value)
+        if low is not None:
+            in_range &= v >= low if closed in ("both", "left") else v > low
+        if high is not None:
+            in_range &= v <= high if closed in ("both", "right") else v < high
+    if not in_range:
+        if low is None and high is None:
+            rng = ""
+        elif high is None:
+            rng = f" {'>=' if opening == '[' else '>'} {low:g}"
+        elif low is None:
+            rng = f" {'<=' if closing == ']' else '<'} {high:g}"
+        else:
+            rng = f" in {opening}{low:g}, {high:g}{closing}"
+        if not want_int and low is not None and high is None and rng:
+            rng = f" in {opening}{low:g}, inf)"
+        none = " or None" if allow_none else ""
+        about = f" ({what})" if what else ""
+        shown = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(f"Invalid value for {name!r}: expected {kind}{rng}{none}{about}; got {shown!r}.")
+    return int(value) if want_int else float(value)
+
+
+def check_random_state(random_state: Any, name: str = "random_state") -> np.random.Generator:
+    """Turn ``None``, an int (seed) or a numpy ``Generator`` into a ``Generator``.
+
+    A Generator is returned as is (the caller's stream advances); ``None`` gives fresh
+    entropy; an int or numpy integer seeds a new ``default_rng``.
+
+    Examples
+    --------
+    >>> int(check_random_state(0).integers(10)) == int(np.random.default_rng(0).integers(10))
+    True
+    >>> check_random_state(1.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: Invalid type for 'random_state': expected an int, a numpy Generator or None; got float.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or (isinstance(random_state, (int, np.integer))
+                                and not isinstance(random_state, (bool, np.bool_))):
+        if random_state is not None and int(random_state) < 0:
+            raise ValueError(f"Invalid value for {name!r}: expected a seed >= 0; got {random_state!r}.")
+        return np.random.default_rng(None if random_state is None else int(random_state))
+    raise TypeError(
+        f"Invalid type for {name!r}: expected an int, a numpy Generator or None; got "
+        f"{type(random_state).__name__}."
+    )
 
 
 def _soft_import(name: str, purpose: str, extra: str) -> Any:
