@@ -8,10 +8,10 @@ package ``__init__``) are not imports: they only re-export public names.
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
