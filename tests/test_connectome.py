@@ -1,4 +1,5 @@
-"""Connectome-constrained network, stimulation, degree-preserving shuffles, structure-function scores."""
+"""Connectome-constrained network (snn), stimulation (snn), degree-preserving shuffles and
+structure-function scores (analyses)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ import torch
 import xarray as xr
 from scipy.stats import pearsonr, spearmanr
 
-from brainbridge.snn._connectome import (
-    STRUCTURE_FUNCTION_SCORES,
-    ConnectomeNetwork,
-    _swap_rounds,
-    shuffle_connectome,
-    simulate_stimulation,
-    structure_function,
-)
+from brainbridge.analyses import STRUCTURE_FUNCTION_SCORES, shuffle_connectome
+from brainbridge.analyses import structure_function as _structure_function
+from brainbridge.analyses._nulls import _swap_rounds
+from brainbridge.snn import GABA_NEURONS, ConnectomeNetwork, connectome_simulator, simulate_stimulation
+
+
+def structure_function(connectome, measured, *, stimulation=None, **kwargs):
+    """The analysis with the default connectome network as its simulator (network options in kwargs)."""
+    scoring = {k: kwargs.pop(k) for k in ("n_permutations", "q_threshold", "min_units", "n_swaps",
+                                          "random_state", "progress") if k in kwargs}
+    return _structure_function(connectome, measured,
+                               simulate=connectome_simulator(stimulation=stimulation, **kwargs), **scoring)
 
 
 @pytest.fixture
@@ -139,6 +144,18 @@ def test_forward_emits_traces(rng):
     assert seen == [(False, ["out", "v"]), (True, ["out", "v"])]
 
 
+def test_gaba_neurons_recomputed_from_wang2024():
+    """GABA_NEURONS is a constant; the shipped Wang et al. 2024 annotation gives the same set."""
+    from brainbridge.loaders import load_celegans_connectome
+
+    w = load_celegans_connectome("wang2024_herm")
+    has = {t: np.nan_to_num(w.sel(synapse_type=t).values).sum(axis=1) > 0
+           for t in ("acetylcholine", "glutamate", "gaba")}
+    inhibitory = has["gaba"] & ~has["acetylcholine"] & ~has["glutamate"]
+    assert GABA_NEURONS == frozenset(str(n) for n in w["pre"].values[inhibitory])
+    assert len(GABA_NEURONS) == 29
+
+
 def test_gaba_sign_from_wang2024():
     from brainbridge.loaders import load_celegans_connectome
 
@@ -155,6 +172,9 @@ def test_gaba_sign_from_wang2024():
         assert bool((row <= 0).all()) == negative
         assert bool((row >= 0).all()) == (not negative)
     assert int((w.min(axis=1) < 0).sum()) == 29
+    expected = np.array([-1.0 if n in GABA_NEURONS else 1.0 for n in names])
+    wired = np.abs(w).sum(axis=1) > 0  # every row has one sign: its sum's
+    np.testing.assert_array_equal(np.sign(w.sum(axis=1))[wired], expected[wired])
 
 
 # ----------------------------------------------------------------------------- stimulation
@@ -269,7 +289,7 @@ def test_scores_match_independent_references(rng):
     chem = (rng.random((n, n)) < 0.2) * rng.integers(1, 5, (n, n)).astype(float)
     conn = _connectome(chem)
     atlas, sim = _synthetic_atlas(rng, conn)
-    res = structure_function(conn, atlas, n_shuffles=0, min_units=5)
+    res = structure_function(conn, atlas, n_permutations=0, min_units=5)
     names = list(sim["unit"].values)
     s, m = sim.values, atlas.dff.values
     obs = (atlas.n_obs.values > 0) & np.isfinite(m) & ~np.eye(n, dtype=bool)
@@ -315,7 +335,7 @@ def test_p_values_and_null(rng):
     chem = (rng.random((n, n)) < 0.2) * rng.integers(1, 5, (n, n)).astype(float)
     conn = _connectome(chem)
     atlas, _ = _synthetic_atlas(rng, conn, noise=0.005, missing=0.1)
-    res = structure_function(conn, atlas, n_shuffles=19, min_units=5, random_state=0)
+    res = structure_function(conn, atlas, n_permutations=19, min_units=5, random_state=0)
     assert res["null"].shape == (19, len(STRUCTURE_FUNCTION_SCORES))
     null, value = res["null"].values, res["value"].values
     expected = (1 + (null >= value).sum(0)) / (1 + 19)
@@ -323,7 +343,7 @@ def test_p_values_and_null(rng):
     # the true connectome generated the data: no shuffle matches its pair correlation
     assert float(res.p_value.sel(score="pair_pearson")) == pytest.approx(1 / 20)
     # the same seed gives the same null
-    again = structure_function(conn, atlas, n_shuffles=19, min_units=5, random_state=0)
+    again = structure_function(conn, atlas, n_permutations=19, min_units=5, random_state=0)
     np.testing.assert_array_equal(again["null"].values, null)
 
 
@@ -332,7 +352,7 @@ def test_structure_function_real_data():
 
     conn = load_celegans_connectome("cook2019")
     atlas = load_celegans_funatlas("wt", trials=False, neurons="canonical")
-    res = structure_function(conn, atlas, n_shuffles=2, random_state=0)
+    res = structure_function(conn, atlas, n_permutations=2, random_state=0)
     assert np.isfinite(res.value.values).all()
     assert np.isfinite(res.null.values).all()
     assert res.attrs["n_pairs"] > 20000
@@ -352,7 +372,8 @@ def test_errors(rng):
          "Invalid value for 'dt': expected dt <= tau for a stable Euler step; got dt=2.0 and tau=1.0. "
          "Use a smaller dt (e.g. tau / 10)."),
         (lambda: ConnectomeNetwork(conn, tau=0),
-         "Invalid value for 'tau': expected a number > 0 (membrane time constant in seconds); got 0."),
+         "Invalid value for 'tau': expected a finite number in (0, inf) (membrane time constant in seconds); "
+         "got 0."),
         (lambda: ConnectomeNetwork(conn, threshold=0.5),
          "Invalid value for 'threshold': the threshold applies to nonlinearity='lif' only; got "
          "threshold=0.5 with nonlinearity='tanh'. Drop threshold."),
@@ -378,7 +399,7 @@ def test_errors(rng):
          "Invalid value for 'window': expected (start, stop) steps with 0 <= start < stop <= n_steps = "
          "100; got (5, 500)."),
         (lambda: simulate_stimulation(conn, duration_steps=0),
-         "Invalid value for 'duration_steps': expected an int >= 1 (steps); got 0."),
+         "Invalid value for 'duration_steps': expected an integer >= 1 (steps); got 0."),
         (lambda: simulate_stimulation(ConnectomeNetwork(conn), tau=2.0),
          "Invalid value for 'network_kwargs': 'tau' apply when 'network' is a connectome; this is a "
          "ConnectomeNetwork already. Build it with those options instead."),
@@ -395,7 +416,7 @@ def test_errors(rng):
             call()
     atlas, _ = _synthetic_atlas(rng, conn)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'q_threshold': expected a number in (0, 1]; got 0.") + "$"):
+            "Invalid value for 'q_threshold': expected a finite number in (0, 1]; got 0.") + "$"):
         structure_function(conn, atlas, q_threshold=0)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'stimulation': 'stimulated' is set by structure_function (the stimulated "
@@ -407,6 +428,68 @@ def test_errors(rng):
             "stimulus != unit) among neurons of the network; got 0. Check that measured uses the "
             "connectome's neuron names.") + "$"):
         structure_function(conn, renamed)
+
+
+def test_structure_function_takes_any_simulator(rng):
+    """A simulator that ignores the wiring: every shuffle scores as the real one (p = 1)."""
+    conn = _random_connectome(rng, n=12)
+    atlas, sim = _synthetic_atlas(rng, conn)
+    calls = []
+
+    def fixed(connectome, stimulated):
+        calls.append(list(stimulated))
+        return sim.sel(stimulus=list(stimulated))
+
+    res = _structure_function(conn, atlas, simulate=fixed, n_permutations=3, min_units=5, random_state=0)
+    assert len(calls) == 4 and calls[0] == list(res.stimulus.values)
+    np.testing.assert_array_equal(res.null.values, np.broadcast_to(res.value.values, (3, 4)))
+    np.testing.assert_array_equal(res.p_value.values, 1.0)
+    assert res.attrs["n_permutations"] == 3 and res.sizes["shuffle"] == 3
+    assert res.attrs["simulate"].startswith("<function")
+
+
+def test_connectome_simulator(rng, float64):
+    conn = _random_connectome(rng)
+    simulate = connectome_simulator(nonlinearity="relu", sign={"n0": -1.0},
+                                    stimulation={"n_steps": 30, "device": "cpu"})
+    got = simulate(conn, ["n0", "n3"])
+    net = ConnectomeNetwork(conn, nonlinearity="relu", sign={"n0": -1.0})
+    xr.testing.assert_identical(got, simulate_stimulation(net, ["n0", "n3"], n_steps=30, device="cpu"))
+    assert repr(simulate) == ("connectome_simulator(nonlinearity='relu', sign={'n0': -1.0}, "
+                              "stimulation={'n_steps': 30, 'device': 'cpu'})")
+    cases = [
+        (lambda: connectome_simulator(stimulation={"stimulated": ["n0"]}),
+         "Invalid value for 'stimulation': 'stimulated' is set by structure_function (the stimulated "
+         "neurons of 'measured'); remove it, or subset measured.sel(stimulus=[...])."),
+        (lambda: connectome_simulator(stimulation={"steps": 3}),
+         "Invalid value for 'stimulation': unknown option(s) 'steps'; expected keys among 'amplitude', "
+         "'duration_steps', 'n_steps', 'window', 'device'."),
+        (lambda: connectome_simulator(neurons=["n0"]),
+         "Invalid value for 'neurons': connectome_simulator simulates every neuron of the connectome it "
+         "is given; got neurons=... . Select them on the connectome instead: "
+         "connectome.sel(pre=names, post=names)."),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message) + "$"):
+            call()
+
+
+def test_structure_function_checks_the_simulator(rng):
+    conn = _random_connectome(rng)
+    atlas, sim = _synthetic_atlas(rng, conn)
+    cases = [
+        ("not callable", "Invalid value for 'simulate': expected a callable simulate(connectome, "
+         "stimulated) -> DataArray ('stimulus', 'unit'); got str. Make one with "
+         "brainbridge.snn.connectome_simulator(...)."),
+        (lambda c, s: sim.values, "Invalid value for 'simulate': expected it to return a DataArray with "
+         "dims ('stimulus', 'unit'); got ndarray."),
+        (lambda c, s: sim.sel(stimulus=list(s)).isel(unit=slice(1, None)),
+         "Invalid value for 'simulate': its responses lack the unit(s) 'n0'; it must return every "
+         "neuron of the connectome."),
+    ]
+    for simulate, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message) + "$"):
+            _structure_function(conn, atlas, simulate=simulate, n_permutations=0, min_units=3)
 
 
 @pytest.mark.gpu

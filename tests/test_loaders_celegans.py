@@ -17,6 +17,7 @@ import xarray as xr
 from loader_checks import check_assembly, check_loader
 
 import brainbridge as bb
+from brainbridge.analyses import normalize, smooth
 from brainbridge.loaders import (
     CONNECTOMES,
     NEURONS,
@@ -534,22 +535,37 @@ def _gauss(width, step):
     return smooth
 
 
-@pytest.mark.parametrize("options, transform, units", [
-    ({"normalize": "zscore"}, _zscore, "z-score"),
-    ({"normalize": "causal"}, _causal, "z-score"),
-    ({"smooth": "exponential", "smooth_width": 0.8}, _ema(0.8, 0.333), "a.u."),
-    ({"smooth": "exponential"}, _ema(1.0, 0.333), "a.u."),
-    ({"smooth": "gaussian", "smooth_width": 0.5}, _gauss(0.5, 0.333), "a.u."),
-    ({"smooth": "gaussian", "smooth_width": 8.0}, _gauss(8.0, 0.333), "a.u."),  # > series
-    ({"smooth": "exponential", "smooth_width": 2.0, "normalize": "causal"},
-     lambda y: _causal(_ema(2.0, 0.333)(y)), "z-score"),
+def _steps(smoothing=None, width=None, normalizing=None):
+    """Loading, then the explicit preprocessing steps (brainbridge.analyses.smooth / normalize)."""
+    def run(da):
+        if smoothing is not None:
+            da = smooth(da, kind=smoothing, **({} if width is None else {"width": width}))
+        if normalizing is not None:
+            da = normalize(da, method=normalizing)
+        return da
+    return run
+
+
+@pytest.mark.parametrize("steps, transform, units", [
+    (_steps(normalizing="zscore"), _zscore, "z-score"),
+    (_steps(normalizing="causal"), _causal, "z-score"),
+    (_steps("exponential", 0.8), _ema(0.8, 0.333), "a.u."),
+    (_steps("exponential"), _ema(1.0, 0.333), "a.u."),
+    (_steps("gaussian", 0.5), _gauss(0.5, 0.333), "a.u."),
+    (_steps("gaussian", 8.0), _gauss(8.0, 0.333), "a.u."),  # > series
+    (_steps("exponential", 2.0, "causal"), lambda y: _causal(_ema(2.0, 0.333)(y)), "z-score"),
 ])
-def test_activity_processing(tmp_path, rng, options, transform, units):
+def test_activity_processing(tmp_path, rng, steps, transform, units):
+    """The numbers the loader's smooth= / normalize= gave, now from the separate analyses steps."""
     records = _worms(rng)
     path = _write_parquet(records, tmp_path / "worms.parquet")
-    da = check_loader(load_celegans_activity, path, tmp_path, modality="celegans", **options)
+    raw = check_loader(load_celegans_activity, path, tmp_path, modality="celegans")
+    before = raw.copy(deep=True)
+    da = steps(raw)
     _compare(da, _expected(records, 0.333, transform))
-    assert da.attrs["units"] == units
+    assert da.attrs["units"] == units and da.dtype == np.float32
+    xr.testing.assert_identical(raw, before)  # the steps return new objects
+    check_assembly(da, tmp_path, modality="celegans")
 
 
 def test_activity_constant_series_normalises_to_zero(tmp_path):
@@ -557,8 +573,8 @@ def test_activity_constant_series_normalises_to_zero(tmp_path):
     records = [dict(source_dataset="D", worm="w", neuron="AVAL", is_labeled_neuron=True,
                     time_in_seconds=time, calcium_data=np.full(10, 2.5))]
     path = _write_parquet(records, tmp_path / "flat.parquet")
-    for normalize in ("zscore", "causal"):
-        da = load_celegans_activity(path, normalize=normalize)
+    for method in ("zscore", "causal"):
+        da = normalize(load_celegans_activity(path), method=method)
         np.testing.assert_array_equal(da.sel(unit="AVAL").values, 0)
 
 
@@ -621,18 +637,8 @@ def test_activity_errors(tmp_path, rng):
     cases = [
         ({"step": 0}, "Invalid value for 'step': expected a positive number of seconds; "
                       "got 0."),
-        ({"smooth": "box"}, "Invalid value for 'smooth': expected one of None, 'exponential', "
-                            "'gaussian'; got 'box'."),
-        ({"normalize": "z"}, "Invalid value for 'normalize': expected one of None, 'zscore', "
-                             "'causal'; got 'z'."),
         ({"unknown": "ignore"}, "Invalid value for 'unknown': expected one of 'raise', 'drop'; "
                                 "got 'ignore'."),
-        ({"smooth_width": 2.0}, "Invalid value for 'smooth_width': it applies only with "
-                                "smoothing, but smooth is None; got smooth_width=2.0. Set "
-                                "smooth='exponential' or 'gaussian', or drop smooth_width."),
-        ({"smooth": "gaussian", "smooth_width": -1}, "Invalid value for 'smooth_width': "
-                                                     "expected a positive number of seconds; "
-                                                     "got -1."),
         ({"columns": {"trace": "x"}}, "Invalid value for 'columns': expected one of "
                                       "'source_dataset', 'worm', 'neuron', "
                                       "'is_labeled_neuron', 'time_in_seconds', "
