@@ -17,7 +17,22 @@ import numpy as np
 
 
 class AssemblyError(ValueError):
-    """An xarray object does not follow the brainbridge assembly schema."""
+    """An xarray object does not follow the brainbridge assembly schema.
+
+    A ``ValueError``, so ``except ValueError`` catches it too.
+
+    Examples
+    --------
+    >>> import brainbridge as bb
+    >>> issubclass(bb.AssemblyError, ValueError)
+    True
+    >>> try:
+    ...     bb.validate([1, 2, 3])
+    ... except bb.AssemblyError as err:
+    ...     print(err)
+    'assembly' must be an xarray.DataArray; got list. Build one with
+    brainbridge.assembly(data, dims=..., modality=...).
+    """
 
 
 def _suggest(value: Any, options: Iterable[str]) -> str:
@@ -60,7 +75,7 @@ _CLOSED = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither
 
 def check_scalar(name: str, value: Any, target_type: type | tuple[type, ...], *, low: float | None = None,
                  high: float | None = None, closed: str = "both", allow_none: bool = False,
-                 what: str | None = None) -> Any:
+                 what: str | None = None, fix: str | None = None) -> Any:
     """Check a scalar argument's type and range; return it as a plain Python number.
 
     In the manner of scikit-learn's ``check_scalar``, with one message pattern. ``int`` accepts
@@ -83,6 +98,8 @@ def check_scalar(name: str, value: Any, target_type: type | tuple[type, ...], *,
         Accept ``None`` (returned as is).
     what : str, optional
         A few words on what the argument means, shown in the message.
+    fix : str, optional
+        A sentence telling the user what to pass instead, appended to the message.
 
     Returns
     -------
@@ -135,7 +152,9 @@ def check_scalar(name: str, value: Any, target_type: type | tuple[type, ...], *,
         none = " or None" if allow_none else ""
         about = f" ({what})" if what else ""
         shown = value.item() if isinstance(value, np.generic) else value
-        raise ValueError(f"Invalid value for {name!r}: expected {kind}{rng}{none}{about}; got {shown!r}.")
+        hint = f" {fix}" if fix else ""
+        raise ValueError(f"Invalid value for {name!r}: expected {kind}{rng}{none}{about}; "
+                         f"got {shown!r}.{hint}")
     return int(value) if want_int else float(value)
 
 

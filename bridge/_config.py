@@ -20,7 +20,17 @@ ENV_DEVICE = "BRAINBRIDGE_DEVICE"
 
 
 def data_dir() -> Path:
-    """The data and cache folder (``$BRAINBRIDGE_DATA`` or ``~/.cache/brainbridge``)."""
+    """The data and cache folder (``$BRAINBRIDGE_DATA`` or ``~/.cache/brainbridge``).
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from brainbridge import data_dir
+    >>> with mock.patch.dict(os.environ, {"BRAINBRIDGE_DATA": "/data/brainbridge"}):
+    ...     print(data_dir())
+    /data/brainbridge
+    """
     root = os.environ.get(ENV_DATA)
     return Path(root).expanduser() if root else Path.home() / ".cache" / "brainbridge"
 
@@ -30,6 +40,16 @@ def resolve_device(device: Any = "auto") -> Any:
 
     ``"auto"`` reads ``$BRAINBRIDGE_DEVICE`` and otherwise picks CUDA when present.
     Asking for CUDA on a machine without it raises a ValueError saying so.
+
+    Examples
+    --------
+    >>> from brainbridge import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for 'device': expected 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'gpu'.
     """
     import torch
 
@@ -59,6 +79,14 @@ def torch_threads(n: int) -> Iterator[None]:
 
     Loops over many tiny tensor operations (bootstrap samples, permutations) are dominated
     by thread hand-off, not arithmetic; one thread is faster there.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from brainbridge._config import torch_threads
+    >>> with torch_threads(1):
+    ...     print(torch.get_num_threads())
+    1
     """
     import torch
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
-__all__ = ["pearson_r", "spearman_r", "r2_score", "SCORE_POLICY"]
+__all__ = ["pearson_r", "spearman_r", "r2_score", "zscore", "SCORE_POLICY"]
 
 #: The documented policy, quoted by docstrings and reports.
 SCORE_POLICY = "NaN for a target (or prediction) that is constant over samples, or has < 2 samples"
@@ -78,8 +79,6 @@ def spearman_r(y_true: Any, y_pred: Any, *, axis: int = 0) -> Any:
     >>> spearman_r([1, 2, 3, 4], [1, 10, 100, 1000])
     1.0
     """
-    from scipy.stats import rankdata
-
     y, p = _pair(y_true, y_pred, axis)
     return pearson_r(rankdata(y, axis=0), rankdata(p, axis=0))
 
@@ -88,8 +87,9 @@ def r2_score(y_true: Any, y_pred: Any, *, axis: int = 0) -> Any:
     """Coefficient of determination ``1 - SSE / SST`` along ``axis``, per target, in float64.
 
     ``SST`` is taken about the target's own mean over the scored samples (as in
-    :func:`sklearn.metrics.r2_score`); NaN for a constant target (scikit-learn's
-    ``force_finite=False``), never the 0 or 1 that ``force_finite=True`` substitutes.
+    :func:`sklearn.metrics.r2_score`); NaN for a constant target, never the 1 or 0 that
+    scikit-learn's ``force_finite=True`` substitutes nor the ``-inf`` (``SSE / 0``) of its
+    ``force_finite=False``.
 
     Examples
     --------
@@ -107,6 +107,43 @@ def r2_score(y_true: Any, y_pred: Any, *, axis: int = 0) -> Any:
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = 1.0 - sse / sst
     return _out(np.where(sst <= _tiny(y), np.nan, r2))
+
+
+def zscore(x: Any, *, axis: int = 0, ddof: int = 0) -> np.ndarray:
+    """Standardise along ``axis``: ``(x - mean) / std``, in float64; constant series give 0.
+
+    ``std`` is ``sqrt(sum((x - mean)^2) / (n - ddof))``. A series whose ``std`` is below
+    float64's machine epsilon (or that has ``n <= ddof`` samples) is centred only, so it
+    becomes all zeros (nilearn's ``signal.clean`` convention), never NaN or inf.
+
+    Parameters
+    ----------
+    x : array-like
+    axis : int, default=0
+        The axis along which each series runs.
+    ddof : int, default=0
+        Delta degrees of freedom of the standard deviation (1: the sample standard deviation).
+
+    Returns
+    -------
+    ndarray, float64, the shape of ``x``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> zscore(np.array([[1.0, 4.0], [3.0, 4.0]])).tolist()
+    [[-1.0, 0.0], [1.0, 0.0]]
+    >>> zscore([1.0, 2.0, 3.0], ddof=1).tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    a = np.asarray(x, dtype=np.float64)
+    centred = a - a.mean(axis=axis, keepdims=True)
+    n = a.shape[axis] if a.ndim else 1
+    if n <= ddof:
+        return np.zeros_like(centred)
+    std = np.sqrt(np.square(centred).sum(axis=axis, keepdims=True) / (n - ddof))
+    std = np.where(std < np.finfo(np.float64).eps, 1.0, std)
+    return centred / std
 
 
 def _tiny(a: np.ndarray) -> np.ndarray:

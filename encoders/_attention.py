@@ -47,12 +47,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
-from .._checks import AssemblyError, _suggest, _validate_type
+from .._checks import AssemblyError, _suggest, _validate_type, check_random_state, check_scalar
 from .._config import resolve_device, torch_threads
+from .._scoring import r2_score
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +227,7 @@ def _match_stimuli(X: _Tokens, y: _Targets) -> _Targets:
                     "brainbridge.align(X, y, dim='stimulus')."
                 )
             order = ys.get_indexer(xs)
+            assert y.da is not None  # y.stimulus comes from y.da
             da = y.da.isel(stimulus=order)
             return _Targets(np.asarray(da.values), X.stimulus, da)
         return y
@@ -236,8 +240,6 @@ def _match_stimuli(X: _Tokens, y: _Targets) -> _Targets:
 
 
 def _check_finite(name: str, values: Any) -> None:
-    import torch
-
     finite = torch.isfinite(values).all() if _is_torch(values) else np.isfinite(values).all()
     if not bool(finite):
         raise ValueError(
@@ -268,9 +270,6 @@ def _build_module(
     n_features: int, n_tokens: int, n_queries: int, n_units: int, d_model: int, n_heads: int,
     unit_query: np.ndarray | None,
 ) -> Any:
-    import torch
-    from torch import nn
-
     class AttentionReadoutModule(nn.Module):
         """Token embedding, one cross-attention decoder layer, per-unit linear heads."""
 
@@ -324,26 +323,6 @@ def _build_module(
 # --------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: Any, low: int, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        extra = " or None" if allow_none else ""
-        raise ValueError(
-            f"Invalid value for {name!r}: expected an integer >= {low}{extra}; got {value!r}."
-        )
-
-
-def _check_float(name: str, value: Any, low: float, high: float | None, low_open: bool) -> None:
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(float(value))
-    ok = ok and (float(value) > low if low_open else float(value) >= low)
-    ok = ok and (high is None or float(value) < high)
-    if not ok:
-        rng = f"{'>' if low_open else '>='} {low}" + (f" and < {high}" if high is not None else "")
-        raise ValueError(f"Invalid value for {name!r}: expected a number {rng}; got {value!r}.")
-
-
 class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """Encoding model whose regions read a backbone's tokens through learned attention.
 
@@ -392,8 +371,9 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         Where to train: ``"auto"`` (``$BRAINBRIDGE_DEVICE``, else CUDA when present, else
         the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
-    verbose : bool, default=True
-        Show a tqdm progress bar over epochs (only when stderr is a terminal).
+    progress : bool or None, default=None
+        Show a tqdm progress bar over epochs: True always, False never, None only when
+        stderr is a terminal.
 
     Attributes
     ----------
@@ -450,7 +430,7 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 5, 3))          # 200 stimuli, 5 tokens, 3 features
     >>> y = X[:, 2, :2] + 0.1 * rng.normal(size=(200, 2))   # two units read token 2
-    >>> model = AttentionReadout(d_model=16, max_epochs=20, random_state=0, verbose=False)
+    >>> model = AttentionReadout(d_model=16, max_epochs=20, random_state=0, progress=False)
     >>> model = model.fit(X, y)
     >>> model.predict(X).shape
     (200, 2)
@@ -474,7 +454,7 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
         validation_fraction: float = 0.1,
         random_state: int | np.random.Generator | None = None,
         device: Any = "auto",
-        verbose: bool = True,
+        progress: bool | None = None,
     ) -> None:
         self.n_queries = n_queries
         self.groups = groups
@@ -488,7 +468,7 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.device = device
-        self.verbose = verbose
+        self.progress = progress
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -502,29 +482,24 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- validation
 
     def _check_params(self) -> None:
-        _check_int("n_queries", self.n_queries, 1, allow_none=True)
-        _check_int("d_model", self.d_model, 1)
-        _check_int("n_heads", self.n_heads, 1)
-        if self.d_model % self.n_heads:
+        check_scalar("n_queries", self.n_queries, int, low=1, allow_none=True)
+        d_model = check_scalar("d_model", self.d_model, int, low=1)
+        n_heads = check_scalar("n_heads", self.n_heads, int, low=1)
+        if d_model % n_heads:
             raise ValueError(
                 f"Invalid value for 'n_heads': d_model={self.d_model} must be divisible by "
                 f"n_heads; got n_heads={self.n_heads}. Pick a divisor of d_model."
             )
-        _check_float("lr", self.lr, 0.0, None, low_open=True)
-        _check_float("weight_decay", self.weight_decay, 0.0, None, low_open=False)
-        _check_int("max_epochs", self.max_epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("patience", self.patience, 1)
-        _check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=False)
-        _validate_type("verbose", self.verbose, (bool, np.bool_), "bool")
-        rs = self.random_state
-        if isinstance(rs, bool) or not (
-            rs is None or isinstance(rs, (int, np.integer, np.random.Generator))
-        ):
-            raise TypeError(
-                "Invalid type for 'random_state': expected int, numpy.random.Generator or "
-                f"None; got {type(rs).__name__}."
-            )
+        check_scalar("lr", self.lr, float, low=0.0, closed="neither")
+        check_scalar("weight_decay", self.weight_decay, float, low=0.0)
+        check_scalar("max_epochs", self.max_epochs, int, low=1)
+        check_scalar("batch_size", self.batch_size, int, low=1)
+        check_scalar("patience", self.patience, int, low=1)
+        check_scalar("validation_fraction", self.validation_fraction, float, low=0.0, high=1.0,
+                     closed="left")
+        if self.progress is not None:
+            _validate_type("progress", self.progress, (bool, np.bool_), "a bool or None")
+        check_random_state(self.random_state)  # type check only; fit draws from it
 
     def _assign_queries(self, y: _Targets, n_units: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Return (query names, query index of each unit or None for shared queries)."""
@@ -581,8 +556,6 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
         -------
         self
         """
-        import torch
-
         self._check_params()
         device = resolve_device(self.device)
         tok = _as_tokens(X)
@@ -611,7 +584,7 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self._units_labelled = False
         self.query_names_, self.unit_query_ = self._assign_queries(tgt, n_units)
 
-        rng = np.random.default_rng(self.random_state)
+        rng = check_random_state(self.random_state)
         n_val = int(round(self.validation_fraction * n)) if self.validation_fraction > 0 else 0
         if self.validation_fraction > 0:
             n_val = max(n_val, 1)
@@ -645,8 +618,8 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed)
             module = _build_module(
-                n_features, n_tokens, len(self.query_names_), n_units, self.d_model,
-                self.n_heads, self.unit_query_,
+                n_features, n_tokens, len(self.query_names_), n_units, int(self.d_model),
+                int(self.n_heads), self.unit_query_,
             ).to(device)
         generator = torch.Generator().manual_seed(torch_seed)
         # Tiny mini-batches are dominated by thread hand-off: one CPU thread is faster there
@@ -658,7 +631,7 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 module, Xs, Ys, train_idx, val_idx, lr=float(self.lr),
                 weight_decay=float(self.weight_decay), max_epochs=int(self.max_epochs),
                 batch_size=int(self.batch_size), patience=int(self.patience),
-                generator=generator, verbose=bool(self.verbose),
+                generator=generator, progress=self.progress,
             )
         self.module_ = module.eval()
         self.device_ = device
@@ -678,8 +651,6 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- inference
 
     def _tokens_for_inference(self, X: Any) -> tuple[Any, _Tokens]:
-        import torch
-
         check_is_fitted(self, "module_")
         tok = _as_tokens(X)
         values = tok.values
@@ -705,8 +676,6 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return (Xt - mean) / scale, tok
 
     def _forward(self, X: Any) -> tuple[np.ndarray, np.ndarray, _Tokens]:
-        import torch
-
         Xs, tok = self._tokens_for_inference(X)
         preds, maps = [], []
         with torch.no_grad():
@@ -774,7 +743,9 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """Coefficient of determination of each unit on ``(X, y)``.
 
         ``R^2_u = 1 - sum_i (y_iu - yhat_iu)^2 / sum_i (y_iu - mean_i y_iu)^2``, accumulated
-        in float64; NaN for a unit whose responses in ``y`` are constant.
+        in float64. Per-target scores depart from scikit-learn's scalar ``score``: one value
+        per unit, and NaN for a unit whose responses in ``y`` are constant (where
+        ``sklearn.metrics.r2_score`` gives 1 or 0); see :mod:`brainbridge._scoring`.
 
         Returns
         -------
@@ -794,10 +765,7 @@ class AttentionReadout(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 f"Invalid value for 'y': the model predicts {self.n_units_} units; got "
                 f"{y_np.shape[1]} columns."
             )
-        ss_res = ((y_np - pred) ** 2).sum(0)
-        ss_tot = ((y_np - y_np.mean(0)) ** 2).sum(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
+        r2 = r2_score(y_np, np.asarray(pred, dtype=np.float64))
         return xr.DataArray(r2, dims=("unit",), coords=dict(self._unit_coords), name="r2")
 
     def score(self, X: Any, y: Any, sample_weight: None = None) -> float:
@@ -835,14 +803,13 @@ def _reorder(da: xr.DataArray, dim: str, have: np.ndarray, want: np.ndarray, wha
 def _train(
     module: Any, X: Any, Y: Any, train_idx: np.ndarray, val_idx: np.ndarray, *, lr: float,
     weight_decay: float, max_epochs: int, batch_size: int, patience: int, generator: Any,
-    verbose: bool,
+    progress: bool | None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], int]:
     """Mini-batch AdamW on the MSE with early stopping; restores the best weights in place.
 
     Returns ``((train_loss, val_loss), best_epoch)``, losses per epoch (val NaN when
     ``val_idx`` is empty), ``best_epoch`` 1-based.
     """
-    import torch
     from tqdm import tqdm
 
     device = X.device
@@ -853,7 +820,7 @@ def _train(
     val_losses: list[float] = []
     best, best_epoch, best_state, wait = math.inf, 0, None, 0
     bar = tqdm(range(max_epochs), desc="AttentionReadout", unit="epoch", leave=False,
-               disable=None if verbose else True)
+               disable=None if progress is None else not progress)
     try:
         for epoch in bar:
             module.train()

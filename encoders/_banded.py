@@ -33,13 +33,16 @@ from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
+import xarray as xr
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted
 
-from .._checks import _check_option, _suggest
+from .._checks import _check_option, _suggest, check_random_state
 from .._config import resolve_device
 from .._linalg import matmul
+from .._scoring import r2_score
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +104,14 @@ def _candidates(n_iter: Any, n_spaces: int, concentration: Any, rng: np.random.G
 # --------------------------------------------------------------------------------------------
 
 class BandedRidgeResult(NamedTuple):
-    """Output of :func:`solve_banded_ridge_random_search` (CPU tensors)."""
+    """Output of :func:`solve_banded_ridge_random_search` (CPU tensors).
+
+    Examples
+    --------
+    >>> from brainbridge.encoders._banded import BandedRidgeResult
+    >>> BandedRidgeResult._fields[:3]
+    ('deltas', 'alphas', 'weights')
+    """
 
     deltas: Any  #: (n_spaces, n_targets) log space weights, ``log(gamma / alpha)``
     alphas: Any  #: (n_targets,) selected global penalty
@@ -133,8 +143,6 @@ def _eigh(K: Any) -> tuple[Any, Any]:
     CPU tensors go through numpy's LAPACK (``np.linalg.eigh``): measured here 10x faster
     than ``torch.linalg.eigh`` on an 800 x 800 float64 kernel (0.23 s vs 2.5 s).
     """
-    import torch
-
     if K.device.type == "cpu":
         lam_np, V_np = np.linalg.eigh(K.numpy())
         lam, V = torch.from_numpy(lam_np), torch.from_numpy(V_np)
@@ -145,8 +153,6 @@ def _eigh(K: Any) -> tuple[Any, Any]:
 
 def _space_kernels(X: Any, cols: list[Any], device: Any, dtype: Any) -> Any:
     """``(n_spaces, n, n)`` linear kernels ``X_i X_i^T`` of the (already centred) features."""
-    import torch
-
     n = X.shape[0]
     Ks = torch.empty((len(cols), n, n), dtype=dtype, device=device)
     for i, c in enumerate(cols):
@@ -157,7 +163,7 @@ def _space_kernels(X: Any, cols: list[Any], device: Any, dtype: Any) -> Any:
 
 def solve_banded_ridge_random_search(
     X: Any, Y: Any, *, groups: Sequence[Any], candidates: Any, alphas: Any, splits: Sequence[Any],
-    fit_intercept: bool = True, n_targets_batch: int | None = None, device: Any = "cpu",
+    fit_intercept: bool = True, n_targets_batch: int | None = None, device: Any = "auto",
     dtype: str = "float64",
 ) -> BandedRidgeResult:
     """Banded ridge by random search over space weights and a per-target grid of alphas.
@@ -189,18 +195,35 @@ def solve_banded_ridge_random_search(
     n_targets_batch : int or None, default=None
         Targets processed together (None: up to 4096). ``Y`` stays on the CPU; batches move
         to ``device``. Peak memory of the search grows as ``n_test * n_alphas * batch``.
-    device : str or torch.device, default="cpu"
+    device : str or torch.device, default="auto"
+        "auto": CUDA when present (or ``$BRAINBRIDGE_DEVICE``), else the CPU.
     dtype : {"float64", "float32"}, default="float64"
 
     Returns
     -------
     BandedRidgeResult
         CPU tensors; see the field comments.
-    """
-    import torch
 
+    Examples
+    --------
+    Only the first of two feature spaces drives the target, so the search weights it most:
+
+    >>> import numpy as np
+    >>> from brainbridge.encoders import solve_banded_ridge_random_search
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 4))
+    >>> Y = X[:, :2] @ [[1.0], [-1.0]] + 0.5 * rng.standard_normal((60, 1))
+    >>> folds = [(np.arange(30, 60), np.arange(30)), (np.arange(30), np.arange(30, 60))]
+    >>> res = solve_banded_ridge_random_search(
+    ...     X, Y, groups=[slice(0, 2), slice(2, 4)], candidates=[[0.5, 0.5], [0.9, 0.1], [0.1, 0.9]],
+    ...     alphas=[10.0, 100.0], splits=folds, device="cpu")
+    >>> res.weights[:, 0].tolist(), res.alphas.tolist()
+    ([0.9, 0.1], [10.0])
+    >>> res.cv_scores[:, 0].numpy().round(2).tolist()
+    [0.67, 0.76, 0.32]
+    """
     tdtype = getattr(torch, dtype)
-    device = torch.device(device)
+    device = resolve_device(device)
     Xt = X.to(tdtype) if torch.is_tensor(X) else torch.from_numpy(np.array(X, dtype=dtype))
     Yt = Y.to(tdtype) if torch.is_tensor(Y) else torch.from_numpy(np.array(Y, dtype=dtype))
     n, t = Yt.shape
@@ -256,6 +279,9 @@ def solve_banded_ridge_random_search(
                 del scaled
                 sse = pred.sub_(yte[:, None, :]).pow_(2).sum(0, dtype=torch.float64)
                 del pred
+                # search criterion only: a target constant in this fold scores 0 for every
+                # alpha and candidate (as himalaya), so the fold does not sway the choice;
+                # reported scores follow brainbridge._scoring (NaN)
                 r2 = torch.where(sst > 0, 1.0 - sse / sst_safe, torch.zeros_like(sse))
                 score_sum[:, s:s + batch] += r2.cpu()
         mean = score_sum / len(folds) + tie.cpu()
@@ -304,7 +330,8 @@ def split_r2_score(y_true: Any, y_pred_split: Any) -> np.ndarray:
 
     the definition of himalaya's ``r2_score_split(include_correlation=True)``: each space
     gets its own explained part plus half of every covariance term it shares with another.
-    Sums over samples are accumulated in float64.
+    Sums over samples are accumulated in float64. A target with ``sum_t y_t^2 = 0`` (nothing
+    to explain) gets NaN in every space, the policy of :mod:`brainbridge._scoring`.
 
     Parameters
     ----------
@@ -325,8 +352,6 @@ def split_r2_score(y_true: Any, y_pred_split: Any) -> np.ndarray:
     >>> split_r2_score(y, parts).ravel().round(4)
     array([0.625 , 0.3125])
     """
-    import torch
-
     y = torch.as_tensor(np.asarray(y_true), dtype=torch.float64)
     p = torch.as_tensor(np.asarray(y_pred_split), dtype=torch.float64)
     if p.ndim != 3 or p.shape[1:] != y.shape:
@@ -336,7 +361,8 @@ def split_r2_score(y_true: Any, y_pred_split: Any) -> np.ndarray:
     total = p.sum(0)
     sst = (y ** 2).sum(0)
     num = (2 * y[None] * p - p * total[None]).sum(1)
-    return (num / torch.where(sst > 0, sst, torch.ones_like(sst))).numpy()
+    split = num / torch.where(sst > 0, sst, torch.ones_like(sst))
+    return torch.where(sst > 0, split, torch.full_like(split, float("nan"))).numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,8 +370,6 @@ def split_r2_score(y_true: Any, y_pred_split: Any) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 def _is_dataarray(x: Any) -> bool:
-    import xarray as xr
-
     return isinstance(x, xr.DataArray)
 
 
@@ -397,7 +421,7 @@ def _resolve_groups(groups: Any, X: Any, n_features: int, group_coord: str
     labels: list[str] = []
     for k, g in enumerate(groups):
         if isinstance(g, str):
-            if coord_values is None:
+            if coord_values is None or names_avail is None:
                 raise ValueError(
                     f"Invalid value for 'groups': the name {g!r} needs X to be a DataArray with "
                     f"a {group_coord!r} coordinate on 'unit'; got {type(X).__name__}"
@@ -558,6 +582,9 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
     -----
     ``score`` returns the mean R^2 over targets (the scikit-learn scalar);
     ``score_per_target`` the per-target values, ``split_r2`` the per-space split.
+    Per-target scores depart from scikit-learn's scalar ``score``: a target that is constant
+    over the scored samples gets NaN, not scikit-learn's 1 or 0 (the policy of
+    :mod:`brainbridge._scoring`, shared by every encoder), and ``score`` averages the others.
 
     Examples
     --------
@@ -640,9 +667,13 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         Xa, ya = validate_data(self, Xa, ya, multi_output=True, y_numeric=True,
                                dtype=np.float64)
         cols, names = self._resolve_groups(X, Xa.shape[1])
-        rng = np.random.default_rng(self.random_state)
+        rng = check_random_state(self.random_state)
         cand = _candidates(self.n_iter, len(cols), self.concentration, rng)
         alphas = self._alphas()
+        if self.cv is None:
+            raise ValueError(
+                "Invalid value for 'cv': expected an int >= 2 (K-fold), a splitter or an "
+                "iterable of (train, test) index pairs; got None. Use e.g. cv=5.")
         cv = check_cv(self.cv)
         splits = list(cv.split(Xa))
         for k, (tr, te) in enumerate(splits):
@@ -697,7 +728,6 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
     # ---- prediction
     def _contributions(self, X: Any) -> Any:
         """(n_spaces, n_samples, n_targets) float64 tensor of centred per-space contributions."""
-        import torch
         from sklearn.utils.validation import validate_data
 
         check_is_fitted(self)
@@ -720,7 +750,6 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         """A DataArray (lead..., sample, unit) when X was one, else the array (raveled 1-target)."""
         if not _is_dataarray(X):
             return values[..., 0] if self._ravel else values
-        import xarray as xr
 
         dim = _sample_dim(X, "X")
         coords: dict[str, Any] = {}
@@ -782,7 +811,6 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
     def _per_target(self, values: np.ndarray, y: Any, lead: tuple[str, ...] = ()) -> Any:
         if not _is_dataarray(y):
             return values[..., 0] if self._ravel else values
-        import xarray as xr
 
         coords = {k: v.variable for k, v in y["unit"].coords.items() if v.dims == ("unit",)}
         if lead:
@@ -792,29 +820,30 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
     def score_per_target(self, X: Any, y: Any) -> Any:
         """R^2 per target, ``1 - sum (y - y_hat)^2 / sum (y - mean(y))^2`` (sums in float64).
 
-        A constant target scores 1 if predicted exactly, else 0 (as scikit-learn's
-        ``r2_score``). Returns (n_targets,), or a DataArray ("unit",) when y is one.
+        Per-target scores depart from scikit-learn's scalar ``score``: one value per target,
+        and NaN for a target that is constant over the samples of ``y`` (where
+        ``sklearn.metrics.r2_score`` gives 1 or 0); see :mod:`brainbridge._scoring`.
+        Returns (n_targets,), or a DataArray ("unit",) when y is one.
         """
-        import torch
-
-        yt = torch.as_tensor(self._targets(y), dtype=torch.float64)
-        pred = self._contributions(X).sum(0) + torch.as_tensor(self.y_offset_,
-                                                              dtype=torch.float64)
-        sse = ((yt - pred) ** 2).sum(0)
-        sst = ((yt - yt.mean(0)) ** 2).sum(0)
-        r2 = torch.where(sst > 0, 1 - sse / torch.where(sst > 0, sst, 1.0),
-                         (sse == 0).to(torch.float64))
-        return self._per_target(r2.numpy(), y)
+        yt = self._targets(y)
+        pred = self._contributions(X).sum(0).numpy() + self.y_offset_[None, :]
+        return self._per_target(np.atleast_1d(r2_score(yt, pred)), y)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean R^2 over targets (the scalar scikit-learn expects); see ``score_per_target``."""
+        """Mean R^2 over targets (the scalar scikit-learn expects); see ``score_per_target``.
+
+        Constant targets (NaN per-target scores) are left out of the mean; NaN when every
+        target is constant. With ``sample_weight``, scikit-learn's weighted ``r2_score``.
+        """
         if sample_weight is not None:
-            from sklearn.metrics import r2_score
+            from sklearn.metrics import r2_score as sk_r2_score
 
             pred = np.asarray(self.predict(X))
             ya, _ = _as_2d(y, "y")
-            return float(r2_score(ya, pred, sample_weight=sample_weight))
-        return float(np.mean(np.asarray(self.score_per_target(X, y))))
+            return float(sk_r2_score(ya, pred, sample_weight=sample_weight))
+        values = np.asarray(self.score_per_target(X, y), dtype=np.float64)
+        finite = np.isfinite(values)
+        return float(values[finite].mean()) if finite.any() else float("nan")
 
     def split_r2(self, X: Any, y: Any) -> Any:
         """Per-space split R^2 (product measure), summing over spaces to the model's R^2.

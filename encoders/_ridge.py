@@ -12,10 +12,12 @@ import logging
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, clone
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
-from .._checks import _check_option, _validate_type
+from .._checks import _check_option, _validate_type, check_scalar
+from .._scoring import r2_score
 from ._solvers import (
     DEFAULT_ALPHAS,
     FORMS,
@@ -34,8 +36,6 @@ _SAMPLE_DIMS = ("stimulus", "time")
 
 
 def _is_dataarray(obj: Any) -> bool:
-    import xarray as xr
-
     return isinstance(obj, xr.DataArray)
 
 
@@ -58,6 +58,13 @@ def _values(obj: Any, name: str) -> tuple[Any, str | None]:
     dim = _sample_dim(obj, name)
     order = (dim, "unit") if "unit" in obj.dims else (dim,)
     return obj.transpose(*order).values, dim
+
+
+def _nanmean(scores: Any) -> float:
+    """Mean of the finite per-target scores; NaN (no warning) when there is none."""
+    values = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(values)
+    return float(values[finite].mean()) if finite.any() else float("nan")
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:
@@ -94,10 +101,12 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with ``n_samples x`` feature variance; with standardised features and 10^2-10^5 samples
         the eigenvalues of ``X^T X`` span roughly 10^-2-10^7. A penalty at either end of the
         grid for many targets is logged (INFO): widen the grid then.
-    cv : int, "gcv", splitter or iterable of (train, test), default=5
-        int: unshuffled ``KFold``; ``"gcv"``: exact efficient leave-one-out on all samples
-        (scikit-learn's ``RidgeCV(cv=None)``); a splitter, or explicit ``(train, test)`` index
-        pairs for runs / blocks (e.g. ``list(GroupKFold(5).split(X, groups=runs))``).
+    cv : int, "gcv", "loo", splitter or iterable of (train, test), default=5
+        int: unshuffled ``KFold``; ``"gcv"`` (alias ``"loo"``): exact efficient leave-one-out
+        on all samples (what scikit-learn's ``RidgeCV(cv=None)`` does); a splitter, or
+        explicit ``(train, test)`` index pairs for runs / blocks (e.g.
+        ``list(GroupKFold(5).split(X, groups=runs))``). ``None`` is refused: say ``"gcv"`` or
+        an int.
     fit_intercept : bool, default=True
         Fit an unpenalised intercept (refitted inside every training fold).
     solver : {"auto", "primal", "dual"}, default="auto"
@@ -131,9 +140,14 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    ``score(X, Y)`` returns the scikit-learn scalar, the R^2 averaged over targets;
-    :meth:`score_per_target` returns one R^2 per target (like himalaya's ``Ridge.score``, which
-    returns per-target scores instead of the scikit-learn scalar).
+    ``score(X, Y)`` returns the scikit-learn scalar, the R^2 averaged over the targets that can
+    be scored; :meth:`score_per_target` returns one R^2 per target (like himalaya's
+    ``Ridge.score``, which returns per-target scores instead of the scikit-learn scalar).
+    Per-target scores depart from scikit-learn's scalar ``score`` in one more way: a target
+    that is constant over the scored samples gets NaN (nothing to explain), not scikit-learn's
+    1 or 0, the policy of :mod:`brainbridge._scoring` shared by every encoder and
+    ``encoding_score``. The penalty search (``cv_scores_``) keeps scikit-learn's convention
+    within a fold (a fold where a target is constant adds the same score to every penalty).
 
     Examples
     --------
@@ -212,8 +226,10 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         for name in ("coef_", "dual_coef_", "X_fit_"):
             self.__dict__.pop(name, None)
         if res.form == "primal":
+            assert res.coef is not None  # set in the primal form
             self.coef_ = res.coef[:, 0] if one else res.coef.T
         else:
+            assert res.dual_coef is not None and res.x_fit is not None  # set in the dual form
             self.dual_coef_ = res.dual_coef[:, 0] if one else res.dual_coef
             self.X_fit_ = res.x_fit
         self.unit_ = meta["unit"]
@@ -279,7 +295,6 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         pred, dim = self._predict_values(X)
         if dim is None:
             return pred
-        import xarray as xr
 
         coords = {k: v for k, v in X.coords.items() if v.dims == (dim,)}
         if self._y_1d:
@@ -295,8 +310,9 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def score_per_target(self, X: Any, Y: Any) -> Any:
         """R^2 of the predictions, one per target: ``1 - SSE_t / SST_t`` (float64 sums).
 
-        A constant target scores 1 when predicted exactly and 0 otherwise (scikit-learn's
-        ``r2_score`` convention).
+        Per-target scores depart from scikit-learn's scalar ``score``: one value per target,
+        and NaN for a target that is constant over the samples of ``Y`` (where
+        ``sklearn.metrics.r2_score`` would give 1 or 0); see :mod:`brainbridge._scoring`.
 
         Returns
         -------
@@ -311,11 +327,7 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         _check_finite(y, "Y")
         y2 = y[:, None] if y.ndim == 1 else y
         p2 = pred[:, None] if pred.ndim == 1 else pred
-        sse = np.square(y2 - p2, dtype=np.float64).sum(0)
-        sst = np.square(y2 - y2.mean(0), dtype=np.float64).sum(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0),
-                          np.where(sse <= 0, 1.0, 0.0))
+        r2 = r2_score(y2, p2)
         if _is_dataarray(Y) and "unit" in Y.dims:
             import xarray as xr
 
@@ -324,10 +336,14 @@ class RidgeEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return r2
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean over targets of :meth:`score_per_target` (the scikit-learn scalar R^2)."""
+        """Mean over targets of :meth:`score_per_target` (the scikit-learn scalar R^2).
+
+        Constant targets (NaN per-target scores) are left out of the mean; NaN when every
+        target is constant. With ``sample_weight``, scikit-learn's weighted ``r2_score``.
+        """
         if sample_weight is not None:
             return super().score(X, y, sample_weight=sample_weight)
-        return float(np.mean(np.asarray(self.score_per_target(X, y))))
+        return _nanmean(self.score_per_target(X, y))
 
 
 def fit_distributed(encoder: RidgeEncoder, X: Any, Y: Any, *, client: Any,
@@ -366,9 +382,7 @@ def fit_distributed(encoder: RidgeEncoder, X: Any, Y: Any, *, client: Any,
     x, y, meta = est._validate_fit(X, Y)
     if n_chunks is None:
         n_chunks = max(1, sum(client.nthreads().values()))
-    if isinstance(n_chunks, bool) or not isinstance(n_chunks, (int, np.integer)) or n_chunks < 1:
-        raise ValueError(f"Invalid value for 'n_chunks': expected a positive int or None; got "
-                         f"{n_chunks!r}.")
+    n_chunks = check_scalar("n_chunks", n_chunks, int, low=1)
     plan = est._plan(x, y)
     bounds = np.linspace(0, y.shape[1], min(n_chunks, y.shape[1]) + 1).round().astype(int)
     plan_f = client.scatter(plan, broadcast=True)

@@ -50,8 +50,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
-from .._checks import _check_option
+from .._checks import _check_option, check_scalar
 from .._config import resolve_device, torch_threads
 from .._linalg import matmul
 
@@ -92,6 +93,17 @@ class RidgeCVResult(NamedTuple):
         ``"primal"`` or ``"dual"``.
     x_fit : ndarray, shape (n_samples, n_features), or None
         The centred training features ``X_c`` needed by dual predictions; None in the primal form.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.encoders import solve_ridge_cv
+    >>> X = np.arange(10.0)[:, None]
+    >>> res = solve_ridge_cv(X, 2 * X + 1, alphas=[1e-6, 1e3], cv=5, device="cpu")
+    >>> res.form, res.best_alphas.tolist()
+    ('primal', [1e-06])
+    >>> res.coef.round(3).tolist(), res.intercept.round(3).tolist()
+    ([[2.0]], [1.0])
     """
 
     best_alphas: np.ndarray
@@ -125,7 +137,6 @@ def _tensor(a: Any, device: Any) -> Any:
     """A tensor sharing memory with ``a`` when possible (read-only inputs are never written)."""
     import warnings
 
-    import torch
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
@@ -133,8 +144,6 @@ def _tensor(a: Any, device: Any) -> Any:
 
 
 def _keep(lam: Any, shape: tuple[int, int]) -> Any:
-    import torch
-
     top = lam.max() if lam.numel() else torch.zeros((), dtype=lam.dtype)
     tol = float(top) * max(shape) * float(torch.finfo(torch.float64).eps)
     return lam > max(tol, 0.0)
@@ -146,8 +155,6 @@ def _eigh(a: Any) -> tuple[Any, Any]:
     Mixing torch's OpenMP pool and numpy's OpenBLAS threads on a busy machine made a
     2000 x 2000 eigendecomposition 10-30x slower than either alone (measured here).
     """
-    import torch
-
     if a.device.type != "cpu":
         return torch.linalg.eigh(a)
     lam, vec = np.linalg.eigh(a.numpy())
@@ -180,8 +187,6 @@ DECOMPOSITIONS: dict[str, Callable[[Any], tuple[Any, Any, Any]]] = {
 
 
 def _decompose(x64: Any, form: str, fit_intercept: bool) -> _Decomposition:
-    import torch
-
     x_mean = x64.mean(0) if fit_intercept else None
     xc = x64 - x_mean if fit_intercept else x64
     u, lam, refit = DECOMPOSITIONS[form](xc)
@@ -194,8 +199,6 @@ def _decompose(x64: Any, form: str, fit_intercept: bool) -> _Decomposition:
 
 def _shrink(dec: _Decomposition, alpha: float) -> Any:
     """``diag(s^2 / (s^2 + alpha))`` over the columns of ``U`` (1 for the intercept column)."""
-    import torch
-
     shrink = dec.lam / (dec.lam + alpha)
     if dec.intercept:
         shrink = torch.cat([shrink, shrink.new_ones(1)])
@@ -204,8 +207,6 @@ def _shrink(dec: _Decomposition, alpha: float) -> Any:
 
 def _project(dec: _Decomposition, x64: Any) -> Any:
     """Coordinates of new rows in the ``U`` basis: ``(x - mean) W S^{-1}`` (+ intercept)."""
-    import torch
-
     xc = x64 - dec.x_mean if dec.intercept else x64
     if dec.form == "primal":
         coords = matmul(xc, dec.refit)
@@ -251,15 +252,11 @@ def _tri_inverse(chol: Any, eye: Any) -> Any:
     torch's single-threaded triangular solve; OpenBLAS ``trtri`` / ``potri`` took 40-100x
     longer on a loaded 2-core machine (measured here).
     """
-    import torch
-
     return torch.linalg.solve_triangular(chol, eye, upper=False)
 
 
 def _power_norm(m: Any, n_iter: int = 30) -> float:
     """Largest eigenvalue of a symmetric positive definite matrix (power iteration)."""
-    import torch
-
     v = torch.ones(m.shape[0], 1, dtype=m.dtype, device=m.device) / math.sqrt(m.shape[0])
     est = 0.0
     for _ in range(n_iter):
@@ -271,10 +268,20 @@ def _power_norm(m: Any, n_iter: int = 30) -> float:
     return est
 
 
+#: String values of ``cv``: efficient leave-one-out, under its two names.
+CV_MODES = ("gcv", "loo")
+
+
 def _resolve_splits(cv: Any, n: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """Splits as (train, val) index arrays, or None for leave-one-out ``"gcv"``."""
+    """Splits as (train, val) index arrays, or None for leave-one-out ``"gcv"`` / ``"loo"``."""
+    if cv is None:
+        raise ValueError(
+            "Invalid value for 'cv': expected an int >= 2 (K-fold), 'gcv' or 'loo' (efficient "
+            "leave-one-out), a splitter or an iterable of (train, test) index pairs; got None. "
+            "Use cv='gcv' for what scikit-learn's RidgeCV(cv=None) does, or cv=5 for 5-fold."
+        )
     if isinstance(cv, str):
-        _check_option("cv", cv, ["gcv"])
+        _check_option("cv", cv, CV_MODES)
         return None
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         if cv < 2:
@@ -331,8 +338,6 @@ def _fold_costs(n_val: int, n_train: int, p: int, r: int, n_alphas: int, n_targe
 def _prepare(X: np.ndarray, *, alphas: np.ndarray, cv: Any, fit_intercept: bool, form: str,
              score: str, device: Any, dtype: Any, n_targets: int) -> _Plan:
     """Decompose ``X`` and build every fold's target-independent matrices."""
-    import torch
-
     n, p = X.shape
     x64 = _tensor(X, device).to(torch.float64)
     dec = _decompose(x64, form, fit_intercept)
@@ -425,9 +430,12 @@ class _BatchResult(NamedTuple):
 
 
 def _r2_from(sse: Any, sst: Any) -> Any:
-    """``1 - SSE / SST`` with scikit-learn's convention for constant targets."""
-    import torch
+    """``1 - SSE / SST``, the penalty-search criterion, with scikit-learn's constant convention.
 
+    A target constant in a validation fold scores 1 (exact) or 0 there, the same for every
+    penalty, so that fold does not sway the choice and the fold average stays finite. This is
+    the search criterion only; reported scores follow :mod:`brainbridge._scoring` (NaN).
+    """
     safe = torch.where(sst > 0, sst, torch.ones_like(sst))
     r2 = 1.0 - sse / safe
     const = torch.where(sse <= 0, torch.ones_like(sse), torch.zeros_like(sse))
@@ -436,8 +444,6 @@ def _r2_from(sse: Any, sst: Any) -> Any:
 
 def _solve_batch(plan: _Plan, Y: Any) -> _BatchResult:
     """Scores, chosen penalties and refitted weights for one batch of targets."""
-    import torch
-
     dt, dev = plan.dtype, plan.device
     y = _tensor(Y, dev)
     y_mean = y.to(torch.float64).mean(0) if plan.dec.intercept else None
@@ -520,8 +526,6 @@ FORMS = ("auto", "primal", "dual")
 
 
 def _resolve_dtype(dtype: Any, X: np.ndarray, Y: np.ndarray) -> Any:
-    import torch
-
     options = {None: None, "float32": torch.float32, "float64": torch.float64,
                torch.float32: torch.float32, torch.float64: torch.float64,
                np.float32: torch.float32, np.float64: torch.float64}
@@ -553,13 +557,8 @@ def _batch_rows(plan: _Plan) -> int:
             + plan.U.shape[1])
 
 
-def _check_batch(n_targets_batch: Any) -> None:
-    if n_targets_batch is None:
-        return
-    if isinstance(n_targets_batch, bool) or not isinstance(n_targets_batch, (int, np.integer)) \
-            or n_targets_batch < 1:
-        raise ValueError(f"Invalid value for 'n_targets_batch': expected a positive int or None; "
-                         f"got {n_targets_batch!r}.")
+def _check_batch(n_targets_batch: Any) -> int | None:
+    return check_scalar("n_targets_batch", n_targets_batch, int, low=1, allow_none=True)
 
 
 def _assemble(plan: _Plan, parts: list[_BatchResult]) -> RidgeCVResult:
@@ -631,11 +630,12 @@ def solve_ridge_cv(X: Any, Y: Any, *, alphas: Any = DEFAULT_ALPHAS, cv: Any = 5,
         Targets (responses of units, voxels, channels).
     alphas : sequence of float, default=DEFAULT_ALPHAS (``np.logspace(-2, 7, 10)``)
         Penalties to try, all positive.
-    cv : int, "gcv", splitter or iterable of (train, test), default=5
-        ``int``: unshuffled ``KFold`` (as scikit-learn and himalaya). ``"gcv"``: efficient exact
-        leave-one-out on the full data (scikit-learn's ``RidgeCV(cv=None)``). A splitter or a
-        list of ``(train, test)`` index pairs (use this for runs/blocks, e.g.
-        ``list(GroupKFold(5).split(X, groups=runs))``).
+    cv : int, "gcv", "loo", splitter or iterable of (train, test), default=5
+        ``int``: unshuffled ``KFold`` (as scikit-learn and himalaya). ``"gcv"`` (alias
+        ``"loo"``): efficient exact leave-one-out on the full data (what scikit-learn's
+        ``RidgeCV(cv=None)`` does). A splitter or a list of ``(train, test)`` index pairs (use
+        this for runs/blocks, e.g. ``list(GroupKFold(5).split(X, groups=runs))``). ``None`` is
+        refused (it would be ambiguous between scikit-learn's meanings).
     fit_intercept : bool, default=True
         Fit an unpenalised intercept per target.
     form : {"auto", "primal", "dual"}, default="auto"
@@ -693,8 +693,6 @@ def _concat_results(parts: list[RidgeCVResult]) -> RidgeCVResult:
 
 
 def _solve_with_plan(plan: _Plan, Y: np.ndarray, n_targets_batch: int | None) -> RidgeCVResult:
-    import torch
-
     itemsize = 4 if plan.dtype == torch.float32 else 8
     parts = [_solve_batch(plan, Y[:, sl])
              for sl in _batches(Y.shape[1], n_targets_batch, _batch_rows(plan),

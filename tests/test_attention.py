@@ -55,7 +55,7 @@ def _responses(Y, stimulus=None):
 
 
 def _small(**kw):
-    base = dict(d_model=16, max_epochs=5, batch_size=32, random_state=0, verbose=False)
+    base = dict(d_model=16, max_epochs=5, batch_size=32, random_state=0, progress=False)
     return AttentionReadout(**{**base, **kw})
 
 
@@ -68,7 +68,7 @@ def test_beats_linear_readout_and_finds_the_token(rng):
     X, Y, _, truth = _content_problem(rng, 900)
     X_test, Y_test, where_test, _ = _content_problem(rng, 300, truth=truth)
     model = AttentionReadout(groups="region", d_model=32, lr=3e-3, max_epochs=60, patience=10,
-                             random_state=0, verbose=False).fit(X, _responses(Y))
+                             random_state=0, progress=False).fit(X, _responses(Y))
 
     r2_attention = model.score(X_test, Y_test)
     flat = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit(X.reshape(len(X), -1), Y)
@@ -246,13 +246,22 @@ def test_fixed_seed_gives_identical_fits(rng):
     np.testing.assert_array_equal(a.fit(X, Y).predict(X), b.predict(X))
 
 
+def test_numpy_integer_parameters_are_accepted(rng):
+    # one check_scalar for every int parameter: numpy integers count as integers (issue #14)
+    X, Y, _, _ = _content_problem(rng, 60, n_tokens=5)
+    a = _small(d_model=np.int64(16), max_epochs=np.int32(5), batch_size=np.int64(32),
+               random_state=np.int64(3)).fit(X, Y)
+    b = _small(random_state=3).fit(X, Y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
 def test_early_stopping_restores_the_best_epoch(rng):
     # Pure-noise targets and a large learning rate: the model overfits fast, the validation
     # loss turns up, and training stops `patience` epochs after its minimum.
     X = rng.normal(size=(120, 4, 6))
     Y = rng.normal(size=(120, 3))
     model = AttentionReadout(d_model=32, lr=1e-2, max_epochs=200, patience=3, batch_size=16,
-                             validation_fraction=0.25, random_state=0, verbose=False).fit(X, Y)
+                             validation_fraction=0.25, random_state=0, progress=False).fit(X, Y)
     hist = model.history_
     val = hist.val_loss.values
     assert model.n_epochs_ < 200 and hist.sizes["epoch"] == model.n_epochs_
@@ -321,7 +330,7 @@ def test_errors(rng):
     )):
         _small(n_heads=3).fit(X, Y)
     with pytest.raises(ValueError, match=re.escape(
-        "Invalid value for 'validation_fraction': expected a number >= 0.0 and < 1.0; got 1.0."
+        "Invalid value for 'validation_fraction': expected a finite number in [0, 1); got 1.0."
     )):
         _small(validation_fraction=1.0).fit(X, Y)
     with pytest.raises(ValueError, match=re.escape(
@@ -329,7 +338,7 @@ def test_errors(rng):
     )):
         _small(max_epochs=0).fit(X, Y)
     with pytest.raises(TypeError, match=re.escape(
-        "Invalid type for 'random_state': expected int, numpy.random.Generator or None; "
+        "Invalid type for 'random_state': expected an int, a numpy Generator or None; "
         "got str."
     )):
         _small(random_state="0").fit(X, Y)
@@ -419,7 +428,7 @@ def test_clone_and_fit_returns_self(rng):
 def test_gpu_fit(rng):
     X, Y, where, truth = _content_problem(rng, 400)
     model = AttentionReadout(groups="region", d_model=32, lr=3e-3, max_epochs=30,
-                             random_state=0, device="cuda", verbose=False).fit(X, _responses(Y))
+                             random_state=0, device="cuda", progress=False).fit(X, _responses(Y))
     assert next(model.module_.parameters()).device.type == "cuda"
     maps = model.attention_maps(X)
     np.testing.assert_allclose(maps.sum("token").values, 1.0, atol=1e-5)

@@ -150,6 +150,24 @@ def test_split_r2_matches_himalaya_definition(rng):
     assert model.score(Xt, Yt) == pytest.approx(sk_r2(Yt, model.predict(Xt)), abs=1e-12)
 
 
+def test_constant_target_scores_nan(rng):
+    # One scoring policy for every encoder (brainbridge._scoring, issue #14): a constant target
+    # has nothing to explain, so its R^2 is NaN (it used to be scikit-learn's 1 / 0 here).
+    X, Y, Xt, Yt = _problem(rng)
+    model = BandedRidgeEncoder(groups=GROUPS, n_iter=8, alphas=ALPHAS, random_state=1,
+                               device="cpu").fit(X, Y)
+    Yt = Yt.copy()
+    Yt[:, 0] = 1.5
+    per = model.score_per_target(Xt, Yt)
+    ref = sk_r2(Yt, model.predict(Xt), multioutput="raw_values")
+    assert np.isnan(per[0])
+    np.testing.assert_allclose(per[1:], ref[1:], atol=1e-12)
+    assert model.score(Xt, Yt) == pytest.approx(ref[1:].mean(), abs=1e-12)
+    # split R^2: a target equal to the training mean has sum r^2 = 0, nothing to split
+    r = np.zeros((4, 1))
+    assert np.isnan(split_r2_score(r, np.ones((2, 4, 1)))).all()
+
+
 def test_split_r2_score_hand_example():
     y = np.array([[1.0], [-1.0]])
     parts = np.array([[[0.5], [-0.5]], [[0.25], [-0.25]]])
@@ -324,6 +342,9 @@ def test_unknown_group_name(rng):
     (dict(n_iter=0),
      "Invalid value for 'n_iter': expected a positive int or an array of candidate weights of "
      "shape (n_candidates, 3); got 0."),
+    (dict(cv=None),
+     "Invalid value for 'cv': expected an int >= 2 (K-fold), a splitter or an iterable of "
+     "(train, test) index pairs; got None. Use e.g. cv=5."),
     (dict(n_iter=np.array([[1.0, -1.0, 1.0]])),
      "Invalid value for 'n_iter': candidate weights must be finite, >= 0, with at least one "
      "positive weight per row (rows on the simplex, summing to 1, keep 'alphas' "

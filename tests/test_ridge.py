@@ -204,6 +204,35 @@ def test_score_matches_sklearn_r2(rng):
     assert enc.score(X[60:], Y[60:]) == pytest.approx(r2_score(Y[60:], pred), rel=1e-12)
 
 
+def test_loo_is_an_alias_of_gcv(rng):
+    X, Y = make_data(rng, 50, 8, 4)
+    gcv = RidgeEncoder(alphas=ALPHAS, cv="gcv", device="cpu").fit(X, Y)
+    loo = RidgeEncoder(alphas=ALPHAS, cv="loo", device="cpu").fit(X, Y)
+    ref = RidgeCV(alphas=ALPHAS, alpha_per_target=True).fit(X, Y)  # cv=None: leave-one-out
+    assert_array_equal(loo.alpha_, gcv.alpha_)
+    assert_array_equal(loo.alpha_, ref.alpha_)
+    assert_allclose(loo.predict(X), ref.predict(X), rtol=1e-8)
+    enc = RidgeEncoder(alphas=ALPHAS, n_targets_batch=np.int64(2), device="cpu").fit(X, Y)
+    assert_allclose(enc.predict(X), RidgeEncoder(alphas=ALPHAS, device="cpu").fit(X, Y).predict(X),
+                    rtol=1e-12)
+
+
+def test_constant_target_scores_nan(rng):
+    # One scoring policy for every encoder (brainbridge._scoring, issue #14): a target that is
+    # constant over the scored samples has nothing to explain, so its R^2 is NaN (it used to
+    # be scikit-learn's 1 / 0 here, and NaN in AttentionReadout and encoding_score).
+    X, Y = make_data(rng, 80, 10, 4)
+    enc = RidgeEncoder(alphas=ALPHAS, device="cpu").fit(X[:60], Y[:60])
+    Yt = Y[60:].copy()
+    Yt[:, 1] = 2.0
+    per = enc.score_per_target(X[60:], Yt)
+    ref = r2_score(Yt, enc.predict(X[60:]), multioutput="raw_values")
+    assert np.isnan(per[1])
+    assert_allclose(np.delete(per, 1), np.delete(ref, 1), rtol=1e-12)
+    assert enc.score(X[60:], Yt) == pytest.approx(np.mean(np.delete(ref, 1)), rel=1e-12)
+    assert np.isnan(enc.score(X[60:], np.full((20, 4), 2.0)))
+
+
 def test_assemblies_in_and_out(rng):
     X, Y = make_data(rng, 40, 6, 3)
     stim = [f"s{i}" for i in range(40)]
@@ -260,9 +289,21 @@ def test_error_messages(rng):
            "Did you mean 'primal'?")
     with pytest.raises(ValueError, match=re.escape(msg)):
         RidgeEncoder(solver="primel").fit(X, Y)
-    msg = "Invalid value for 'cv': expected one of 'gcv'; got 'loo'."
+    msg = "Invalid value for 'cv': expected one of 'gcv', 'loo'; got 'lo'. Did you mean 'loo'?"
     with pytest.raises(ValueError, match=re.escape(msg)):
-        RidgeEncoder(cv="loo").fit(X, Y)
+        RidgeEncoder(cv="lo").fit(X, Y)
+    # cv=None is refused: scikit-learn's RidgeCV(cv=None) means leave-one-out, check_cv(None)
+    # means 5-fold; it used to do the latter silently (issue #14)
+    msg = ("Invalid value for 'cv': expected an int >= 2 (K-fold), 'gcv' or 'loo' (efficient "
+           "leave-one-out), a splitter or an iterable of (train, test) index pairs; got None. "
+           "Use cv='gcv' for what scikit-learn's RidgeCV(cv=None) does, or cv=5 for 5-fold.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        RidgeEncoder(cv=None).fit(X, Y)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        solve_ridge_cv(X, Y, cv=None)
+    msg = "Invalid value for 'n_targets_batch': expected an integer >= 1 or None; got 0."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        RidgeEncoder(n_targets_batch=0).fit(X, Y)
     msg = ("Invalid value for 'cv': 50 folds need at least 50 samples; got n_samples=30. Use "
            "fewer folds or cv='gcv'.")
     with pytest.raises(ValueError, match=re.escape(msg)):
