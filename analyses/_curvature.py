@@ -29,7 +29,10 @@ from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
+import torch
 import xarray as xr
+from scipy.sparse.csgraph import connected_components
 
 from .._checks import _check_option
 from ._graph import Graph, as_graph
@@ -190,8 +193,6 @@ def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, reg: float, max_
     marginal error is below ``tol`` (checked every 10 iterations) or ``max_iter`` iterations.
     Returns the costs and, per edge, whether its error is below ``tol``.
     """
-    import torch
-
     n_edges = c_ptr.size - 1
     ma = np.diff(a_ptr)
     mb = np.diff(b_ptr)
@@ -227,8 +228,6 @@ def _sinkhorn_batch(a_ptr, a_mass, b_ptr, b_mass, c_ptr, costs, reg: float, max_
 
 
 def _sinkhorn_scaling(a: Any, b: Any, c: Any, reg: float, max_iter: int, tol: float) -> Any:
-    import torch
-
     k = torch.exp(-c / reg)  # padded entries: cost 0, K 1, but u or v is 0 there
     u = torch.ones_like(a)
     v = torch.ones_like(b)
@@ -243,8 +242,6 @@ def _sinkhorn_scaling(a: Any, b: Any, c: Any, reg: float, max_iter: int, tol: fl
 
 
 def _sinkhorn_log(a: Any, b: Any, c: Any, reg: float, max_iter: int, tol: float) -> Any:
-    import torch
-
     la = torch.where(a > 0, a.log(), torch.full_like(a, -1e100))
     lb = torch.where(b > 0, b.log(), torch.full_like(b, -1e100))
     f = torch.zeros_like(a)
@@ -260,10 +257,9 @@ def _sinkhorn_log(a: Any, b: Any, c: Any, reg: float, max_iter: int, tol: float)
 
 
 def _edge_curvature(g: Graph, alpha: float, method: str, base: float, exp_power: float, reg: float,
-                    max_iter: int, tol: float, n_jobs: int, device: Any) -> tuple[np.ndarray, ...]:
+                    max_iter: int, tol: float, n_jobs: int, device: Any) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(source, target, weight, curvature, w1, distance)`` arrays over the edges of ``g``."""
-    import scipy.sparse as sp
-
     w = sp.csr_array(g.weights, dtype=np.float64)
     w.sort_indices()
     src, dst, length = g.edges()
@@ -445,8 +441,6 @@ def ricci_curvature(
 
 def _with_weights(g: Graph, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> Graph:
     """``g`` with edges ``src -> dst`` of lengths ``w`` (both directions when undirected)."""
-    import scipy.sparse as sp
-
     rows, cols, vals = (src, dst, w) if g.directed else (
         np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([w, w]))
     m = sp.csr_array((vals, (rows, cols)), shape=(g.n_nodes, g.n_nodes))
@@ -504,6 +498,19 @@ def ricci_flow(
         As :func:`ricci_curvature` for the flowed graph (``weight`` = flowed length), plus
         ``original_curvature`` and ``original_weight`` over 'edge' and ``spread`` (max - min
         curvature) over 'iteration'; attrs ``iterations`` (run).
+
+    Examples
+    --------
+    The negatively curved bridge between two cliques stretches:
+
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import ricci_flow
+    >>> flow = ricci_flow(nx.barbell_graph(4, 0), iterations=2, progress=False)
+    >>> bridge = (flow["source"] == "3") & (flow["target"] == "4")
+    >>> flow["original_curvature"][bridge].item(), flow["original_weight"][bridge].item()
+    (-0.5, 1.0)
+    >>> round(flow["weight"][bridge].item(), 2), round(float(flow["weight"].max()), 2)
+    (6.6, 6.6)
     """
     _check_params(alpha, method, kwargs.get("reg", 0.1))
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
@@ -578,9 +585,6 @@ def _modularity(n: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray, labels:
 
 
 def _components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-
     adj = sp.csr_array((np.ones(src.size), (src, dst)), shape=(n, n))
     return connected_components(adj, directed=False)[1]
 
@@ -607,6 +611,16 @@ def ricci_community(flow: xr.Dataset, *, cutoff_step: float = 0.025,
         ``community`` over 'node' (0, 1, ...: components in node order); ``modularity`` over
         'cutoff' (the scan); attrs ``cutoff`` (the chosen one), ``good_cutoffs``,
         ``modularity_at_cutoff``.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> import numpy as np
+    >>> from brainbridge.analyses import ricci_community, ricci_flow
+    >>> flow = ricci_flow(nx.karate_club_graph(), iterations=5, progress=False)
+    >>> comm = ricci_community(flow)
+    >>> np.bincount(comm["community"].values).tolist(), round(comm.attrs["modularity_at_cutoff"], 3)
+    ([12, 13, 5, 4], 0.602)
     """
     for name in ("source", "target", "weight", "node"):
         if name not in flow.coords:
@@ -648,3 +662,123 @@ def ricci_community(flow: xr.Dataset, *, cutoff_step: float = 0.025,
         attrs={"cutoff": cut, "good_cutoffs": np.asarray(good),
                "modularity_at_cutoff": _modularity(n, src[keep], dst[keep], w[keep], labels)},
     )
+
+
+def curvature_communities(
+    graph: Any,
+    *,
+    k: int | None = 10,
+    metric: str = "euclidean",
+    symmetrize: str = "union",
+    similarity: bool = False,
+    dim: str = "stimulus",
+    alpha: float = 0.5,
+    method: str = "exact",
+    flow_iterations: int = 10,
+    progress: bool | None = None,
+    device: Any = "auto",
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Curvature of one graph with its Ricci flow and Ricci-flow communities in one Dataset.
+
+    The graph's Ollivier-Ricci curvature (:func:`ricci_curvature`); then, when
+    ``flow_iterations > 0``, ``flow_iterations`` steps of Ricci flow (:func:`ricci_flow`, on
+    the largest connected component), whose flowed lengths and curvature are merged into the
+    edge table, and the communities of the flowed graph (:func:`ricci_community`) over every
+    node (-1 for nodes outside the component, or for all nodes when no community structure is
+    found).
+
+    Parameters
+    ----------
+    graph : Graph, networkx graph, connectome DataArray, or anything :func:`knn_graph` takes
+        An assembly (``dim`` x 'unit'), a square (dis)similarity matrix or a plain
+        ``(n, n_features)`` array becomes a kNN graph.
+    k, metric, symmetrize, similarity, dim
+        kNN graph options (:func:`knn_graph`); ignored for graphs and connectomes.
+    alpha : float, default=0.5
+        Mass kept on each node by the curvature measures.
+    method : {'exact', 'sinkhorn'}, default='exact'
+    flow_iterations : int, default=10
+        Ricci-flow iterations before community detection; 0 computes the curvature only.
+    progress : bool or None, default=None
+        Progress bar of the flow (None: on a terminal only).
+    device : str, default='auto'
+        Where Sinkhorn runs (:func:`ricci_curvature`).
+    **kwargs
+        Passed to :func:`ricci_curvature` and :func:`ricci_flow` (``base``, ``exp_power``,
+        ``reg``, ``n_jobs``, ...).
+
+    Returns
+    -------
+    Dataset
+        The :func:`ricci_curvature` result of the graph, plus ``flow_weight`` and
+        ``flow_curvature`` over 'edge' (flowed length and curvature; NaN for edges outside the
+        flowed component, all NaN without flow), ``community`` over 'node' (-1: none) and
+        ``modularity`` over 'cutoff' (the :func:`ricci_community` scan; empty when there are no
+        communities). Attrs: ``flow_iterations`` (run), ``cutoff`` and
+        ``modularity_at_cutoff`` (NaN without communities), ``community_note`` (why there are
+        no communities; empty when there are).
+
+    Raises
+    ------
+    ValueError
+        ``flow_iterations > 0`` on a directed graph (Ricci flow needs an undirected one).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import curvature_communities
+    >>> ds = curvature_communities(nx.karate_club_graph(), flow_iterations=10, progress=False)
+    >>> int(ds.community.max()) + 1, round(ds.attrs["modularity_at_cutoff"], 3)
+    (4, 0.617)
+    >>> round(float(ds.edge_curvature[0]), 6)  # as ricci_curvature alone
+    0.039583
+    """
+    from .._checks import check_scalar
+
+    _check_params(alpha, method, kwargs.get("reg", 0.1))
+    flow_iterations = check_scalar("flow_iterations", flow_iterations, int, low=0)
+    g = as_graph(graph, k=k, metric=metric, symmetrize=symmetrize, similarity=similarity, dim=dim)
+    if flow_iterations and g.directed:
+        raise ValueError(
+            f"Invalid value for 'graph': Ricci flow (flow_iterations={flow_iterations}) needs an "
+            "undirected graph; got a directed one. Build it undirected (e.g. "
+            "connectome_graph(..., directed=False)) or pass flow_iterations=0."
+        )
+    opts = {"alpha": alpha, "method": method, "device": device, **kwargs}
+    ds = ricci_curvature(g, **opts)
+    n_edges, n_nodes = ds.sizes["edge"], ds.sizes["node"]
+    flow_weight = np.full(n_edges, np.nan)
+    flow_curvature = np.full(n_edges, np.nan)
+    community = np.full(n_nodes, -1, dtype=np.int64)
+    attrs: dict[str, Any] = {"flow_iterations": 0, "cutoff": np.nan, "modularity_at_cutoff": np.nan,
+                             "community_note": "flow_iterations=0, communities not computed"}
+    modularity, cutoffs = np.zeros(0), np.zeros(0)
+    if flow_iterations:
+        flow = ricci_flow(g, flow_iterations, progress=progress, **opts)
+        index = {(s, t): i for i, (s, t) in enumerate(zip(ds["source"].values.tolist(),
+                                                          ds["target"].values.tolist()))}
+        rows = [index[(s, t)] for s, t in zip(flow["source"].values.tolist(),
+                                              flow["target"].values.tolist())]
+        flow_weight[rows] = flow["weight"].values
+        flow_curvature[rows] = flow["edge_curvature"].values
+        attrs["flow_iterations"] = int(flow.attrs["iterations"])
+        try:
+            com = ricci_community(flow)
+        except ValueError as err:
+            if "no modularity drop" not in str(err):
+                raise
+            logger.warning("no Ricci-flow communities: %s", err)
+            attrs["community_note"] = str(err)
+        else:
+            pos = {v: i for i, v in enumerate(ds["node"].values.tolist())}
+            community[[pos[v] for v in com["node"].values.tolist()]] = com["community"].values
+            modularity, cutoffs = com["modularity"].values, com["cutoff"].values
+            attrs.update(cutoff=float(com.attrs["cutoff"]),
+                         modularity_at_cutoff=float(com.attrs["modularity_at_cutoff"]),
+                         community_note="")
+    out = ds.assign(flow_weight=("edge", flow_weight), flow_curvature=("edge", flow_curvature),
+                    community=("node", community), modularity=("cutoff", modularity))
+    out = out.assign_coords(cutoff=cutoffs)
+    out.attrs.update(attrs)
+    return out

@@ -1,20 +1,46 @@
-"""Figures for representational comparisons. Each draws into the axes it is given (or a new one)."""
+"""Figures of the analyses. Each draws into the axes it is given (or a new figure's) and
+returns them; none calls ``plt.show()``. New figures come from :func:`brainbridge._figures.new_figure`."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import xarray as xr
+from scipy.sparse.csgraph import shortest_path
 
-from .._checks import _soft_import
+from .._checks import _soft_import, _validate_type
+
+logger = logging.getLogger(__name__)
 
 
-def _axes(ax: Any) -> Any:
+def _new_figure(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float] | None = None,
+                **kw: Any) -> tuple[Any, Any]:
+    _soft_import("matplotlib", "plotting", "plot")
+    from .._figures import new_figure
+
+    return new_figure(nrows, ncols, size=size, **kw)
+
+
+def _axes(ax: Any, size: tuple[float, float] = (5, 4)) -> Any:
+    """``ax``, or the axes of a new figure of ``size`` inches."""
     if ax is not None:
         return ax
-    plt = _soft_import("matplotlib.pyplot", "plotting", "plot")
-    return plt.subplots(figsize=(5, 4))[1]
+    return _new_figure(size=size)[1]
+
+
+def _axes_row(axes: Any, n: int, size: tuple[float, float], what: str) -> np.ndarray:
+    """``n`` axes as a 1-D object array: ``axes`` (any shape, ``n`` in all) or a new row."""
+    if axes is None:
+        return _new_figure(1, n, size=size, squeeze=False)[1][0]
+    flat = np.asarray(axes, dtype=object).ravel()
+    if flat.size != n:
+        raise ValueError(
+            f"Invalid value for 'axes': expected {n} Axes ({what}); got {flat.size}. Pass axes=None "
+            "for a new figure.")
+    return flat
 
 
 def _square(r: xr.DataArray, name: str) -> tuple[np.ndarray, list[str]]:
@@ -29,7 +55,20 @@ def _square(r: xr.DataArray, name: str) -> tuple[np.ndarray, list[str]]:
 
 def plot_rdm(r: xr.DataArray, *, ax: Any = None, labels: bool | None = None,
              cmap: str = "viridis") -> Any:
-    """Heatmap of one RDM with stimulus labels (shown when there are at most 40 stimuli)."""
+    """Heatmap of one RDM with stimulus labels (shown when there are at most 40 stimuli).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge import assembly
+    >>> from brainbridge.analyses import plot_rdm, rdm
+    >>> x = assembly(np.random.default_rng(0).normal(size=(5, 8)), dims=("stimulus", "unit"),
+    ...              modality="ann")
+    >>> ax = plot_rdm(rdm(x))
+    >>> ax.images[0].get_array().shape
+    (5, 5)
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
     values, names = _square(r, "r")
     ax = _axes(ax)
     image = ax.imshow(values, cmap=cmap, interpolation="nearest")
@@ -51,6 +90,19 @@ def classical_mds(d: np.ndarray, n_components: int = 2) -> np.ndarray:
     ``B = -1/2 J D**2 J`` with ``J`` the centring matrix; the coordinates are the top
     eigenvectors of ``B`` scaled by the square roots of their (non-negative) eigenvalues.
     Exact when ``d`` is a Euclidean distance matrix of points in ``n_components`` dims.
+
+    Examples
+    --------
+    The distances of a 3-4-5 triangle are recovered exactly:
+
+    >>> import numpy as np
+    >>> from brainbridge.analyses._plots import classical_mds
+    >>> pts = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+    >>> y = classical_mds(np.linalg.norm(pts[:, None] - pts[None], axis=-1))
+    >>> np.linalg.norm(y[:, None] - y[None], axis=-1).round(6)
+    array([[0., 3., 4.],
+           [3., 0., 5.],
+           [4., 5., 0.]])
     """
     d = np.asarray(d, dtype=float)
     n = d.shape[0]
@@ -66,6 +118,18 @@ def plot_mds(r: xr.DataArray, *, ax: Any = None, labels: bool | None = None) -> 
 
     RDMs of squared distances (``sqeuclidean``, ``mahalanobis``, ``crossnobis``) are
     square-rooted first (negative crossnobis estimates are clipped at zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge import assembly
+    >>> from brainbridge.analyses import plot_mds, rdm
+    >>> x = assembly(np.random.default_rng(0).normal(size=(5, 8)), dims=("stimulus", "unit"),
+    ...              modality="ann")
+    >>> ax = plot_mds(rdm(x, method="euclidean"))
+    >>> ax.collections[0].get_offsets().shape  # one point per stimulus
+    (5, 2)
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     values, names = _square(r, "r")
     values = np.nan_to_num((values + values.T) / 2)
@@ -90,6 +154,18 @@ def plot_model_comparison(result: xr.Dataset, *, ax: Any = None, alpha: float = 
     ``result`` is what :func:`bootstrap` (or :func:`rsa` with ``n_boot``) returns. A star
     above a bar marks a score above zero at level ``alpha`` (one-sided bootstrap p); the grey
     band spans the noise ceiling's lower and upper bounds.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import plot_model_comparison
+    >>> res = xr.Dataset({"score": ("model", [0.3, 0.5]), "ci_low": ("model", [0.2, 0.4]),
+    ...                   "ci_high": ("model", [0.4, 0.6]), "p_zero": ("model", [0.01, 0.2]),
+    ...                   "noise_lower": 0.6, "noise_upper": 0.8}, coords={"model": ["m1", "m2"]})
+    >>> ax = plot_model_comparison(res)
+    >>> [float(p.get_height()) for p in ax.patches[:2]], [t.get_text() for t in ax.texts]
+    ([0.3, 0.5], ['*'])
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     missing = [k for k in ("score", "ci_low", "ci_high", "p_zero") if k not in result]
     if missing:
@@ -118,7 +194,18 @@ def plot_model_comparison(result: xr.Dataset, *, ax: Any = None, alpha: float = 
 
 def plot_matrix(m: xr.DataArray, *, ax: Any = None, cmap: str = "magma", vmin: float | None = 0.0,
                 vmax: float | None = 1.0, annotate: bool | None = None) -> Any:
-    """Heatmap of a 2-D score matrix, e.g. layer x layer CKA or layer x region RSA."""
+    """Heatmap of a 2-D score matrix, e.g. layer x layer CKA or layer x region RSA.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import plot_matrix
+    >>> m = xr.DataArray([[1.0, 0.2], [0.2, 1.0]], dims=("layer_x", "layer_y"), name="cka")
+    >>> ax = plot_matrix(m)
+    >>> ax.images[0].get_array().tolist(), ax.get_xlabel()
+    ([[1.0, 0.2], [0.2, 1.0]], 'layer_y')
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
     if m.ndim != 2:
         raise ValueError(f"'m' must be 2-D; got dims {tuple(m.dims)}. Select or average first.")
     ax = _axes(ax)
@@ -144,6 +231,17 @@ def plot_selectivity(scores: xr.Dataset | xr.DataArray, *, by: str = "layer", ax
 
     ``scores`` is what :func:`selectivity` returns (its ``score`` is used) or a per-unit
     DataArray.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import plot_selectivity
+    >>> d = xr.DataArray([0.1, 1.2, -0.3, 0.8], dims="unit",
+    ...                  coords={"layer": ("unit", ["a", "a", "b", "b"])})
+    >>> ax = plot_selectivity(d, bins=4)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['a', 'b']
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     score = scores["score"] if isinstance(scores, xr.Dataset) else scores
     if "unit" not in score.dims:
@@ -175,12 +273,27 @@ def plot_top_stimuli(top: xr.Dataset, images: Any, *, units: Any = None, fig: An
 
     ``top`` is what :func:`top_stimuli` returns; ``images`` maps stimulus ids to arrays
     (a dict, or any mapping). ``units`` picks rows (default: every unit in ``top``, at most 10).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge import assembly
+    >>> from brainbridge.analyses import plot_top_stimuli, top_stimuli
+    >>> rng = np.random.default_rng(0)
+    >>> ids = [f"s{i}" for i in range(6)]
+    >>> acts = assembly(rng.normal(size=(6, 2)), dims=("stimulus", "unit"), modality="ann",
+    ...                 coords={"stimulus": ids})
+    >>> fig = plot_top_stimuli(top_stimuli(acts, k=3), {s: rng.random((4, 4)) for s in ids})
+    >>> len(fig.axes)  # 2 units x 3 ranks
+    6
+    >>> import matplotlib.pyplot as plt; plt.close(fig)
     """
-    plt = _soft_import("matplotlib.pyplot", "plotting", "plot")
     chosen = list(top["unit"].values[:10]) if units is None else list(units)
     k = top.sizes["rank"]
-    fig = fig or plt.figure(figsize=(1.4 * k, 1.4 * len(chosen)))
-    axes = fig.subplots(len(chosen), k, squeeze=False)
+    if fig is None:
+        fig, axes = _new_figure(len(chosen), k, size=(1.4 * k, 1.4 * len(chosen)), squeeze=False)
+    else:
+        axes = fig.subplots(len(chosen), k, squeeze=False)
     for row, unit in enumerate(chosen):
         for col in range(k):
             ax = axes[row, col]
@@ -206,6 +319,16 @@ def plot_correlation_partners(result: xr.Dataset, *, ax: Any = None, bins: int =
     ``result`` is what :func:`neuron_correlation` returns (full matrix or ``top_k``); its
     ``baseline_r``, when present, is drawn as a second histogram, and the legend gives both
     medians and the median excess (Gurnee et al. 2024's "excess correlation").
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import plot_correlation_partners
+    >>> res = xr.Dataset({"r": (("unit_a", "unit_b"), [[0.1, 0.5], [0.3, 0.2]])})
+    >>> ax = plot_correlation_partners(res)  # best partners 0.5 and 0.3
+    >>> ax.get_legend().get_texts()[0].get_text()
+    'r: median 0.400'
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     if not isinstance(result, xr.Dataset) or "r" not in result or "unit_a" not in result["r"].dims:
         raise ValueError(
@@ -281,6 +404,15 @@ def plot_curvature_histogram(*results: xr.Dataset, kind: str = "edge", labels: A
     Axes
         One ``BarContainer`` per system in ``ax.containers`` (counts per bin), legend with
         each system's mean.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import plot_curvature_histogram, ricci_curvature
+    >>> ax = plot_curvature_histogram(ricci_curvature(nx.karate_club_graph()))
+    >>> len(ax.containers), ax.get_legend().get_texts()[0].get_text()
+    (1, 'mean 0.071')
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     from .._checks import _check_option
 
@@ -322,10 +454,14 @@ def graph_layout(curvature: xr.Dataset, *, layout: str = "auto", seed: int = 0) 
     the largest finite distance. 'spring': ``networkx.spring_layout`` of the unweighted graph
     with ``seed``. 'auto': 'mds' for a connected graph, else 'spring' (MDS would squash each
     component to make room for the gaps between them).
-    """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import shortest_path
 
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import graph_layout, ricci_curvature
+    >>> graph_layout(ricci_curvature(nx.karate_club_graph())).shape
+    (34, 2)
+    """
     from .._checks import _check_option
 
     _check_option("layout", layout, ("auto", "mds", "spring"))
@@ -382,6 +518,16 @@ def plot_curvature_graph(curvature: xr.Dataset, *, system: str | None = None, la
     Axes
         The edges are one ``LineCollection`` (``get_array()`` = edge curvature, one segment
         per edge from source to target; directed edges drawn without arrows).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import plot_curvature_graph, ricci_curvature
+    >>> ds = ricci_curvature(nx.karate_club_graph())
+    >>> ax = plot_curvature_graph(ds)
+    >>> ax.collections[0].get_array().size, ax.get_title()
+    (78, '34 nodes, 78 edges')
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
@@ -411,8 +557,8 @@ def plot_curvature_graph(curvature: xr.Dataset, *, system: str | None = None, la
         vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     norm = Normalize(-vmax, vmax)
     ax = _axes(ax)
-    lines = LineCollection(np.stack([xy[src], xy[dst]], axis=1) if src.size else np.zeros((0, 2, 2)),
-                           cmap=cmap, norm=norm, linewidths=1.2, zorder=1)
+    segments: Any = np.stack([xy[src], xy[dst]], axis=1) if src.size else np.zeros((0, 2, 2))
+    lines = LineCollection(segments, cmap=cmap, norm=norm, linewidths=1.2, zorder=1)
     lines.set_array(kappa)
     ax.add_collection(lines)
     ax.figure.colorbar(lines, ax=ax, fraction=0.046, pad=0.04, label="Ollivier-Ricci curvature")
@@ -497,6 +643,17 @@ def plot_communities(a: Any, b: Any = None, *, ax: Any = None, cmap: str = "Blue
     Axes
         The image holds the counts ``n_ij`` over nodes with a community in both; the title
         gives the adjusted Rand index and NMI of the two partitions.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import plot_communities
+    >>> a = xr.DataArray([0, 0, 1, 1], dims="node", coords={"node": ["p", "q", "r", "s"]})
+    >>> b = xr.DataArray([1, 1, 0, 0], dims="node", coords={"node": ["s", "r", "q", "p"]})
+    >>> ax = plot_communities(a, b)
+    >>> ax.images[0].get_array().tolist(), ax.get_title()
+    ([[2, 0], [0, 2]], 'ARI 1.000, NMI 1.000 (4 nodes)')
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     from ._curvature_align import _community_agreement
 
@@ -520,3 +677,385 @@ def plot_communities(a: Any, b: Any = None, *, ax: Any = None, cmap: str = "Blue
     ari, nmi = _community_agreement(ca, cb)
     ax.set_title(f"ARI {ari:.3f}, NMI {nmi:.3f} ({ca.size} nodes)")
     return ax
+
+
+# ----------------------------------------------------------------------------- encoding scores
+_SCORE_LABELS = {"r": "held-out Pearson r", "r2": "held-out R^2", "ceiling": "noise ceiling"}
+
+
+def plot_encoding_scores(scores: xr.Dataset | xr.DataArray, *, score: str = "r", bins: int = 30,
+                         ax: Any = None) -> Any:
+    """Histogram of per-unit encoding scores, with a line at 0.
+
+    Parameters
+    ----------
+    scores : Dataset or DataArray
+        What :func:`encoding_score` returns (its variable ``score`` is drawn), or a per-unit
+        DataArray. Non-finite scores (constant units) are left out.
+    score : str, default='r'
+        The variable of a Dataset: 'r', 'r2' or 'ceiling'.
+    bins : int, default=30
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    Axes
+        One bar per bin in ``ax.patches``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from brainbridge.analyses import plot_encoding_scores
+    >>> scores = xr.Dataset({"r": ("unit", [0.1, 0.4, np.nan, 0.3])})
+    >>> ax = plot_encoding_scores(scores, bins=3)
+    >>> float(sum(p.get_height() for p in ax.patches))  # the three finite units
+    3.0
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    if isinstance(scores, xr.Dataset):
+        if score not in scores:
+            raise ValueError(
+                f"Invalid value for 'score': expected a variable of 'scores' (one of "
+                f"{', '.join(map(str, scores.data_vars))}); got {score!r}.")
+        da = scores[score]
+    else:
+        _validate_type("scores", scores, xr.DataArray,
+                       "the Dataset returned by encoding_score or a per-unit DataArray")
+        da = scores
+    if "unit" not in da.dims:
+        raise ValueError(f"Invalid value for 'scores': expected scores over 'unit'; got dims "
+                         f"{tuple(da.dims)}.")
+    values = np.asarray(da.values, dtype=float).ravel()
+    ax = _axes(ax)
+    ax.hist(values[np.isfinite(values)], bins=bins, color="#4C72B0")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(_SCORE_LABELS.get(str(da.name) if da.name is not None else score, str(da.name)))
+    ax.set_ylabel("units")
+    ax.set_title("encoding scores")
+    return ax
+
+
+def plot_score_map(scores: xr.DataArray, *, modality: str | None = None, ax: Any = None) -> Any:
+    """Per-unit scores at the units' positions (coords ``x``, ``y`` and optionally ``z``).
+
+    * ``modality`` 'eeg' or 'meg' with at least 4 finite units: an mne topomap over
+      (x, y) (:func:`mne.viz.plot_topomap`); a layout mne cannot draw (e.g. collinear
+      sensors) falls back to the scatter below, with a logged warning.
+    * 'fmri' with x, y, z (mm): glass-brain markers (:func:`nilearn.plotting.plot_markers`,
+      top view), drawn inside ``ax``.
+    * otherwise: a top-view scatter of (x, y) coloured by score, highest scores on top.
+
+    Parameters
+    ----------
+    scores : DataArray, dims ('unit',)
+        E.g. ``encoding_score(...)["r"]`` of responses with positions.
+    modality : str, optional
+        Default: ``scores.attrs['modality']`` (or none).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    Axes
+        With a colorbar labelled by ``scores.name``. For the scatter, ``ax.collections[0]``
+        holds one point per unit, in increasing order of score (NaN scores are drawn blank).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from brainbridge.analyses import plot_score_map
+    >>> r = xr.DataArray([0.2, 0.5, 0.1], dims="unit", name="r",
+    ...                  coords={"x": ("unit", [0.0, 1.0, 2.0]), "y": ("unit", [0.0, 1.0, 0.0])})
+    >>> ax = plot_score_map(r, modality="calcium")
+    >>> ax.collections[0].get_array().tolist()  # sorted: the best unit is drawn last
+    [0.1, 0.2, 0.5]
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    _validate_type("scores", scores, xr.DataArray,
+                   "a per-unit DataArray with coords 'x' and 'y', e.g. encoding_score(...)['r']")
+    missing = [c for c in ("x", "y") if c not in scores.coords]
+    if scores.dims != ("unit",) or missing:
+        raise ValueError(
+            "Invalid value for 'scores': expected one score per unit (dims ('unit',)) with position "
+            f"coords 'x' and 'y'; got dims {tuple(scores.dims)}"
+            f"{', without ' + ' and '.join(repr(c) for c in missing) if missing else ''}.")
+    modality = str(scores.attrs.get("modality", "")) if modality is None else modality
+    label = str(scores.name) if scores.name is not None else "score"
+    ax = _axes(ax)
+    fig = ax.figure
+    values = np.asarray(scores.values, dtype=float)
+    xyz = np.stack([np.asarray(scores[c].values, dtype=float) for c in ("x", "y", "z")
+                    if c in scores.coords], axis=1)
+    ok = np.isfinite(values) & np.isfinite(xyz).all(axis=1)
+    if modality in ("eeg", "meg") and ok.sum() >= 4:
+        mne = _soft_import("mne", "topomaps of EEG / MEG scores", "eeg")
+        try:
+            image, _ = mne.viz.plot_topomap(values[ok], xyz[ok, :2], axes=ax, show=False,
+                                            cmap="viridis", sphere=None)
+        except (RuntimeError, ValueError) as err:  # degenerate layouts (e.g. collinear sensors)
+            logger.warning("no topomap (%s); drawing the sensors as points instead", err)
+            ax.clear()
+        else:
+            fig.colorbar(image, ax=ax, label=label)
+            ax.set_title("scores on the scalp")
+            return ax
+    if modality == "fmri" and xyz.shape[1] == 3 and ok.any():
+        plotting = _soft_import("nilearn.plotting", "glass-brain maps of fMRI scores", "fmri")
+        plotting.plot_markers(values[ok], xyz[ok], axes=ax, display_mode="z", node_cmap="viridis",
+                              title="scores (glass brain)", colorbar=True)
+        return ax
+    order = np.argsort(values)
+    points = ax.scatter(xyz[order, 0], xyz[order, 1], c=values[order], cmap="viridis", s=25)
+    fig.colorbar(points, ax=ax, label=label)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title("scores by position (top view)")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+# ----------------------------------------------------------------------------- comparisons
+def plot_comparison(result: xr.Dataset, *, ax: Any = None) -> Any:
+    """The figure of a comparison result, by what it holds.
+
+    ``result`` is what :func:`rsa` returns (its ``similarity``) or a Dataset with a ``cka``
+    variable (:func:`cka`'s table). Drawn as: bars with confidence intervals and the noise
+    ceiling when bootstrapped (a ``score``; :func:`plot_model_comparison`); a heatmap of a
+    2-D table (:func:`plot_matrix`); bars of a 1-D table; the first RDM of a single
+    comparison (:func:`plot_rdm`); else the single number, written large.
+
+    Parameters
+    ----------
+    result : Dataset
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import plot_comparison
+    >>> table = xr.DataArray([[1.0, 0.4], [0.4, 1.0]], dims=("layer_x", "layer_y"), name="cka",
+    ...                      coords={"layer_x": ["a", "b"], "layer_y": ["a", "b"]})
+    >>> ax = plot_comparison(xr.Dataset({"cka": table}))
+    >>> ax.images[0].get_array().tolist()
+    [[1.0, 0.4], [0.4, 1.0]]
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    _validate_type("result", result, xr.Dataset, "the Dataset returned by rsa, or one with a 'cka'")
+    name = next((v for v in ("similarity", "cka") if v in result), None)
+    if name is None:
+        raise ValueError(
+            "Invalid value for 'result': expected the Dataset returned by rsa (with 'similarity') or "
+            f"one with a 'cka' variable; got variables {sorted(map(str, result.data_vars))}.")
+    table = result[name]
+    ax = _axes(ax, (6, 5))
+    if "score" in result:
+        plot_model_comparison(result, ax=ax)
+    elif table.ndim == 2:
+        plot_matrix(table, ax=ax)
+    elif table.ndim == 1:
+        table.to_pandas().plot.bar(ax=ax)  # type: ignore[union-attr]
+    elif "rdm_x" in result and result["rdm_x"].ndim == 2:
+        plot_rdm(result["rdm_x"], ax=ax)
+    else:
+        ax.text(0.5, 0.5, f"{float(table):.3f}", ha="center", va="center", fontsize=30)
+        ax.set_axis_off()
+    return ax
+
+
+# ----------------------------------------------------------------------------- training
+def plot_training(metrics: xr.Dataset, *, axes: Any = None) -> np.ndarray:
+    """Loss and task metric per epoch, train and test, with the metric's chance level dashed.
+
+    Parameters
+    ----------
+    metrics : Dataset
+        What :func:`brainbridge.snn.train` returns: ``train_loss``, ``test_loss``,
+        ``train_{metric}``, ``test_{metric}`` over 'epoch', attrs ``metric`` and ``chance``.
+    axes : two matplotlib Axes, optional
+        Loss, then metric (default: a new figure, one row).
+
+    Returns
+    -------
+    ndarray of Axes, shape (2,)
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from brainbridge.analyses import plot_training
+    >>> m = xr.Dataset({k: ("epoch", v) for k, v in {
+    ...     "train_loss": [1.0, 0.5], "test_loss": [1.1, 0.7],
+    ...     "train_accuracy": [0.6, 0.9], "test_accuracy": [0.5, 0.8]}.items()},
+    ...     coords={"epoch": [1, 2]}, attrs={"metric": "accuracy", "chance": 0.5})
+    >>> axes = plot_training(m)
+    >>> axes[1].get_lines()[1].get_ydata().tolist()  # test accuracy
+    [0.5, 0.8]
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    _validate_type("metrics", metrics, xr.Dataset, "the Dataset returned by brainbridge.snn.train")
+    metric = metrics.attrs.get("metric")
+    needed = ["train_loss", "test_loss", f"train_{metric}", f"test_{metric}"]
+    missing = [v for v in needed if v not in metrics]
+    if metric is None or "chance" not in metrics.attrs or missing:
+        raise ValueError(
+            "Invalid value for 'metrics': expected the Dataset returned by brainbridge.snn.train "
+            "(train_/test_ loss and metric over 'epoch', attrs 'metric' and 'chance'); got variables "
+            f"{sorted(map(str, metrics.data_vars))} and attrs {sorted(metrics.attrs)}.")
+    axes = _axes_row(axes, 2, (9, 3.5), "loss, metric")
+    epoch = metrics["epoch"].values
+    for ax, key in zip(axes, ("loss", metric)):
+        for split in ("train", "test"):
+            ax.plot(epoch, metrics[f"{split}_{key}"].values, marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend()
+    axes[1].axhline(metrics.attrs["chance"], color="k", lw=0.8, ls="--")
+    return axes
+
+
+# ----------------------------------------------------------------------------- curvature
+def plot_curvature_summary(result: xr.Dataset, *, axes: Any = None) -> np.ndarray:
+    """Overview of a curvature result in one row of panels.
+
+    * One graph (:func:`ricci_curvature`, :func:`curvature_communities`): edge-curvature
+      histogram, and the graph with edges coloured by curvature and nodes by community
+      (when there are communities) or by node curvature (two panels).
+    * An alignment (:func:`curvature_alignment`): edge- and node-curvature histograms of both
+      systems, and the community contingency matrix when both systems have communities,
+      else system a's graph (three panels).
+
+    Parameters
+    ----------
+    result : Dataset
+    axes : matplotlib Axes (2 or 3 as above), optional
+        Default: a new figure, one row.
+
+    Returns
+    -------
+    ndarray of Axes
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import curvature_communities, plot_curvature_summary
+    >>> ds = curvature_communities(nx.karate_club_graph(), flow_iterations=0)
+    >>> axes = plot_curvature_summary(ds)
+    >>> len(axes), axes[0].get_xlabel()
+    (2, 'edge Ollivier-Ricci curvature')
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    if isinstance(result, xr.Dataset) and "edge_curvature_a" in result:
+        axes = _axes_row(axes, 3, (15, 4.5), "edge and node histograms, communities or graph")
+        plot_curvature_histogram(result, kind="edge", ax=axes[0])
+        plot_curvature_histogram(result, kind="node", ax=axes[1])
+        if result.attrs.get("n_communities_a") and result.attrs.get("n_communities_b"):
+            plot_communities(result, ax=axes[2])
+        else:
+            plot_curvature_graph(result, system="a", ax=axes[2])
+        return axes
+    ds = _as_curvature(result, None)
+    axes = _axes_row(axes, 2, (11, 4.5), "edge histogram, graph")
+    plot_curvature_histogram(ds, kind="edge", ax=axes[0])
+    has_com = "community" in ds and ds.sizes["node"] > 0 and int(ds["community"].max()) >= 0
+    plot_curvature_graph(ds, nodes="community" if has_com else "curvature", ax=axes[1])
+    return axes
+
+
+# ----------------------------------------------------------------------------- model recovery
+def plot_recovery(result: xr.Dataset, *, ax: Any = None) -> Any:
+    """Recovery (fraction of repeats where the truth ranks first) vs noise, one line per metric.
+
+    The chance level ``1 / n_candidates`` is drawn dashed.
+
+    Parameters
+    ----------
+    result : Dataset
+        The output of :func:`model_recovery`.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import model_recovery, plot_recovery
+    >>> rng = np.random.default_rng(0)
+    >>> res = model_recovery({f"m{i}": rng.normal(size=(20, 6)) for i in range(3)}, "m0",
+    ...                      metrics=("cka",), noise_levels=(0.0, 1.0), n_repeats=2,
+    ...                      random_state=0, progress=False, device="cpu")
+    >>> ax = plot_recovery(res)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['cka', 'chance (1/3)']
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    _validate_type("result", result, xr.Dataset, "the Dataset returned by model_recovery")
+    if "recovery" not in result or "chance" not in result.attrs:
+        raise ValueError(
+            "'result' is not a model_recovery result: it needs a 'recovery' variable and a "
+            f"'chance' attr; got variables {sorted(map(str, result.data_vars))}.")
+    ax = _axes(ax)
+    rec = result["recovery"]
+    levels = rec["noise"].values
+    for metric in rec["metric"].values:
+        ax.plot(levels, rec.sel(metric=metric).values, marker="o", label=str(metric))
+    ax.axhline(float(result.attrs["chance"]), color="gray", linestyle="--",
+               label=f"chance (1/{int(result.attrs.get('n_candidates', 0)) or '?'})")
+    ax.set_xlabel("noise (std, in units of each unit's std)")
+    ax.set_ylabel("recovery (truth ranked first)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(f"Model recovery: truth {result.attrs.get('truth', '?')!s}")
+    ax.legend(frameon=False)
+    return ax
+
+
+# ----------------------------------------------------------------------------- structure vs function
+def plot_structure_function(result: xr.Dataset, *, bins: int = 20, axes: Any = None) -> np.ndarray:
+    """One panel per score: histogram of the null (grey) with the observed value (red line).
+
+    Parameters
+    ----------
+    result : Dataset
+        A structure-function result: ``value`` and ``p_value`` over 'score', ``null`` over
+        (permutation dim, 'score') (e.g. the scores of degree-preserving shuffles of a
+        connectome). Non-finite null values are left out.
+    bins : int, default=20
+    axes : matplotlib Axes, one per score, optional
+        Default: a new figure, one row.
+
+    Returns
+    -------
+    ndarray of Axes, one per score in ``result['score']`` order; each title gives the score
+    and its p-value.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from brainbridge.analyses import plot_structure_function
+    >>> null = np.random.default_rng(0).normal(size=(50, 2))
+    >>> res = xr.Dataset({"value": ("score", [2.5, 0.1]), "p_value": ("score", [0.02, 0.45]),
+    ...                   "null": (("shuffle", "score"), null)}, coords={"score": ["rsa", "ari"]})
+    >>> axes = plot_structure_function(res)
+    >>> [ax.get_title() for ax in axes], list(axes[0].get_lines()[0].get_xdata())
+    (['rsa (p = 0.02)', 'ari (p = 0.45)'], [2.5, 2.5])
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    _validate_type("result", result, xr.Dataset, "a structure-function result Dataset")
+    missing = [v for v in ("value", "p_value", "null") if v not in result]
+    if missing or "score" not in result.dims or "score" not in result["null"].dims:
+        raise ValueError(
+            "Invalid value for 'result': expected a structure-function result (value and p_value over "
+            "'score', null over (permutation, 'score')); got variables "
+            f"{sorted(map(str, result.data_vars))}.")
+    scores = [str(v) for v in result["score"].values]
+    axes = _axes_row(axes, len(scores), (3.4 * len(scores), 3.2), "one per score")
+    for ax, name in zip(axes, scores):
+        null = np.asarray(result["null"].sel(score=name).values, dtype=float).ravel()
+        ax.hist(null[np.isfinite(null)], bins=bins, color="0.7")
+        ax.axvline(float(result["value"].sel(score=name)), color="C3", lw=2)
+        ax.set_title(f"{name} (p = {float(result['p_value'].sel(score=name)):.3g})", fontsize=9)
+        ax.set_xlabel("shuffled connectomes (grey) vs real (red)", fontsize=7)
+    return axes

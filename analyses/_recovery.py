@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
-from .._checks import _check_dims, _check_option, _validate_type
+from .._checks import _check_dims, _check_option, check_random_state, check_scalar
+from .._scoring import pearson_r
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class _Context(NamedTuple):
 
 def _seed(random_state: Any) -> int:
     """One integer seed from ``random_state`` (int, Generator or None)."""
-    return int(np.random.default_rng(random_state).integers(2**63))
+    return int(check_random_state(random_state).integers(2**63))
 
 
 def _brain_parts(truth: np.ndarray, pool: np.ndarray, n_units: int, seed: int,
@@ -139,11 +140,7 @@ def _ridge_gcv_predict(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray,
 
 def _pearson_mean(y: np.ndarray, p: np.ndarray) -> float:
     """Mean over columns of the Pearson r between ``y`` and ``p``; NaN if any column is constant."""
-    yc, pc = y - y.mean(axis=0), p - p.mean(axis=0)
-    den = np.sqrt(np.sum(yc**2, axis=0) * np.sum(pc**2, axis=0))
-    if np.any(den <= 0):
-        return float("nan")
-    return float(np.mean(np.sum(yc * pc, axis=0) / den))
+    return float(np.mean(pearson_r(y, p)))
 
 
 def _score_encoding(cand: np.ndarray, ctx: _Context) -> np.ndarray:
@@ -239,14 +236,6 @@ def _candidates(candidates: Any, by: str, dim: str) -> tuple[list[str], list[np.
                 f"Candidate {name!r} holds NaN or inf values. Remove or impute them first (e.g. "
                 "drop units with da.dropna('unit')).")
     return names, mats, np.asarray(ids)
-
-
-def _check_int(name: str, value: Any, low: int, high: int | None, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
-            high is not None and value > high):
-        bound = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
-        raise ValueError(f"Invalid value for {name!r}: expected {bound}; got {value!r}. {fix}")
-    return int(value)
 
 
 def _check_levels(noise_levels: Any) -> np.ndarray:
@@ -386,13 +375,13 @@ def model_recovery(candidates: Any, truth: str, *, metrics: Sequence[str] = ("rs
     names, mats, stimuli = _candidates(candidates, by, dim)
     _check_option("truth", truth, names)
     n = stimuli.size
-    n_repeats = _check_int("n_repeats", n_repeats, 1, None, "E.g. n_repeats=10.")
+    n_repeats = check_scalar("n_repeats", n_repeats, int, low=1, fix="E.g. n_repeats=10.")
     if "encoding" in metrics:
-        encoding_cv = _check_int("encoding_cv", encoding_cv, 2, n,
-                                 f"Use at most one fold per stimulus ({n} stimuli).")
+        encoding_cv = check_scalar("encoding_cv", encoding_cv, int, low=2, high=n,
+                                   fix=f"Use at most one fold per stimulus ({n} stimuli).")
         if encoding_components is not None:
-            _check_int("encoding_components", encoding_components, 1, None,
-                       "Or None to keep every component.")
+            encoding_components = check_scalar("encoding_components", encoding_components, int,
+                                               low=1, fix="Or None to keep every component.")
         grid = np.asarray(alphas, dtype=np.float64)
         if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
             raise ValueError(
@@ -408,9 +397,10 @@ def model_recovery(candidates: Any, truth: str, *, metrics: Sequence[str] = ("rs
             f"The truth {truth!r} has no unit that varies over stimuli (all {sd.size} are constant); "
             "pick another truth.")
     if n_units is not None:
-        n_units = _check_int("n_units", n_units, 1, pool.size,
-                             f"The truth {truth!r} has {pool.size} units that vary over stimuli "
-                             f"({sd.size - pool.size} constant ones are never drawn); or None for all.")
+        n_units = check_scalar("n_units", n_units, int, low=1, high=pool.size,
+                               fix=f"The truth {truth!r} has {pool.size} units that vary over "
+                               f"stimuli ({sd.size - pool.size} constant ones are never drawn); "
+                               "or None for all.")
     m = pool.size if n_units is None else n_units
     seed = _seed(random_state)
     units = np.empty((n_repeats, m), dtype=np.int64)
@@ -466,40 +456,3 @@ def model_recovery(candidates: Any, truth: str, *, metrics: Sequence[str] = ("rs
                 len(names), levels.tolist(), {k: out["recovery"].sel(metric=k).values.round(2).tolist()
                                               for k in metrics})
     return out
-
-
-def plot_recovery(result: xr.Dataset, *, ax: Any = None) -> Any:
-    """Recovery (fraction of repeats where the truth ranks first) vs noise, one line per metric.
-
-    The chance level ``1 / n_candidates`` is drawn dashed.
-
-    Parameters
-    ----------
-    result : Dataset
-        The output of :func:`model_recovery`.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    Axes
-    """
-    from ._plots import _axes
-
-    _validate_type("result", result, xr.Dataset, "the Dataset returned by model_recovery")
-    if "recovery" not in result or "chance" not in result.attrs:
-        raise ValueError(
-            "'result' is not a model_recovery result: it needs a 'recovery' variable and a "
-            f"'chance' attr; got variables {sorted(map(str, result.data_vars))}.")
-    ax = _axes(ax)
-    rec = result["recovery"]
-    levels = rec["noise"].values
-    for metric in rec["metric"].values:
-        ax.plot(levels, rec.sel(metric=metric).values, marker="o", label=str(metric))
-    ax.axhline(float(result.attrs["chance"]), color="gray", linestyle="--",
-               label=f"chance (1/{int(result.attrs.get('n_candidates', 0)) or '?'})")
-    ax.set_xlabel("noise (std, in units of each unit's std)")
-    ax.set_ylabel("recovery (truth ranked first)")
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_title(f"Model recovery: truth {result.attrs.get('truth', '?')!s}")
-    ax.legend(frameon=False)
-    return ax

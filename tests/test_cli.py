@@ -23,6 +23,26 @@ def test_help_imports_nothing_heavy():
     assert res.returncode == 0 and "extract" in res.stdout and "info" in res.stdout
 
 
+@pytest.mark.parametrize("command", [
+    ["compare", "a.nc", "b.nc", "--out", "x.nc"],
+    ["encode", "f.nc", "r.nc", "--out", "x.nc"],
+    ["selectivity", "a.nc", "--out", "x.nc"],
+    ["curvature", "a.nc", "--out", "x.nc"],
+    ["train", "--task", "digits", "--model", "lif", "--epochs", "1", "--out", "r"],
+])
+def test_library_vocabulary_with_the_old_flags_as_aliases(command):
+    from brainbridge.cli import build_parser
+
+    parser = build_parser()
+    new = parser.parse_args(command + ["--random-state", "7"])
+    old = parser.parse_args(command + ["--seed", "7"])
+    assert new.random_state == old.random_state == 7 and not hasattr(new, "seed")
+    if command[0] in ("selectivity", "curvature"):
+        new = parser.parse_args(command + ["--n-permutations", "30"])
+        old = parser.parse_args(command + ["--permutations", "30"])
+        assert new.n_permutations == old.n_permutations == 30
+
+
 def test_version():
     res = _run("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"brainbridge {bb.__version__}"
@@ -65,8 +85,8 @@ def test_extract_errors(tmp_path, capsys):
                  "--out", str(tmp_path / "a.nc")])
     assert code == 2
     err = capsys.readouterr().err
-    assert err == ("brainbridge extract: error: Invalid value for '--model': expected one of "
-                   "efficientnet-lite0, minilm or 'package.module:factory'; got 'alexnet'.\n")
+    assert err == ("brainbridge extract: error: Invalid value for 'model': expected one of "
+                   "'efficientnet_lite0', 'minilm' or 'package.module:factory'; got 'alexnet'.\n")
     code = main(["extract", "--model", "efficientnet-lite0", "--stimuli", str(tmp_path / "none"),
                  "--layers", "_fc", "--out", str(tmp_path / "a.nc")])
     assert code == 2
@@ -181,25 +201,6 @@ def test_encode_writes_scores_and_figure(tmp_path, capsys, rng):
     np.testing.assert_allclose(scores["r"].values, expected["r"].values)
     assert (tmp_path / "s.png").stat().st_size > 1000
     assert "held-out Pearson r over 5 units" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("modality", ["fmri", "calcium"])
-def test_score_maps_for_positions(tmp_path, modality):
-    import matplotlib.pyplot as plt
-    import xarray as xr
-
-    from brainbridge.cli._main import _score_map
-
-    r = xr.DataArray(np.linspace(0, 1, 6), dims="unit",
-                     coords={"x": ("unit", [-40, 40, 0, 10, -10, 30.0]),
-                             "y": ("unit", [-80, -80, 20, 0, -20, 10.0]),
-                             "z": ("unit", [0, 0, 30, 10, 5, -10.0])})
-    fig, ax = plt.subplots()
-    _score_map(r, modality, ax, fig)
-    fig.savefig(tmp_path / "map.png")
-    assert (tmp_path / "map.png").stat().st_size > 1000
-    if modality == "calcium":  # plain top view: one point per unit, coloured by r
-        np.testing.assert_array_equal(np.sort(ax.collections[0].get_array()), r.values)
 
 
 def test_selectivity_command(tmp_path, capsys, rng):

@@ -10,10 +10,15 @@ import pytest
 import xarray as xr
 
 import brainbridge as bb
-from brainbridge.cli._main import main
-from brainbridge.analyses._curvature import ricci_community, ricci_curvature, ricci_flow
-from brainbridge.analyses._curvature_align import curvature_alignment
-from brainbridge.analyses._graph import connectome_graph, knn_graph
+from brainbridge.analyses import (
+    connectome_graph,
+    curvature_alignment,
+    knn_graph,
+    ricci_community,
+    ricci_curvature,
+    ricci_flow,
+)
+from brainbridge.cli import main
 
 
 def _acts(x: np.ndarray, ids: list[str]) -> xr.DataArray:
@@ -128,6 +133,6 @@ def test_bad_numbers_are_reported(tmp_path, rng, capsys, flag):
     bb.save(_acts(rng.normal(size=(10, 3)), [f"s{i}" for i in range(10)]), path)
     assert main(["curvature", str(path), str(path), flag, "-1", "-q", "--out", str(tmp_path / "x.nc")]) == 2
     err = capsys.readouterr().err
-    expected = ("Invalid value for 'k': expected a positive integer or None; got -1." if flag == "--k"
-                else "Invalid value for 'n_permutations': expected a non-negative integer; got -1.")
+    expected = ("Invalid value for 'k': expected an integer >= 1 or None; got -1." if flag == "--k"
+                else "Invalid value for 'n_permutations': expected an integer >= 0; got -1.")
     assert err.strip() == f"brainbridge curvature: error: {expected}"

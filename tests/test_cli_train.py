@@ -8,8 +8,8 @@ import pytest
 import torch
 import xarray as xr
 
-from brainbridge.cli._main import main
 from brainbridge._config import torch_threads
+from brainbridge.cli._main import main
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def test_train_resume_equals_a_straight_run(tmp_path):
 def test_train_errors(tmp_path, capsys):
     assert main(["train", "--task", "memory", "--task-arg", "horizon=0", "--model", "lstm",
                  "--epochs", "1", "--out", str(tmp_path / "x"), "-q"]) == 2
-    assert ("brainbridge train: error: Invalid value for 'horizon': expected an int >= 1 (steps "
+    assert ("brainbridge train: error: Invalid value for 'horizon': expected an integer >= 1 (steps "
             "between cue and recall); got 0.") in capsys.readouterr().err
     assert main(["train", "--task", "digits", "--task-arg", "order", "--model", "lstm",
                  "--epochs", "1", "--out", str(tmp_path / "x"), "-q"]) == 2
@@ -70,3 +70,11 @@ def test_train_help_needs_no_torch():
     res = subprocess.run([sys.executable, "-m", "brainbridge", "train", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0 and "--task-arg" in res.stdout and "--resume" in res.stdout
+
+
+def test_train_grasshopper_loads_the_recording(tmp_path, capsys):
+    """The grasshopper task takes the recording; --task-arg condition=... picks it."""
+    assert main(["train", "--task", "grasshopper", "--task-arg", "condition=2", "--task-arg", "window=400",
+                 "--task-arg", "history=10", "--model", "lstm", "--hidden", "4", "--epochs", "1",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert "grasshopper-2 / lstm: epoch 1" in capsys.readouterr().out

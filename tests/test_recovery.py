@@ -12,8 +12,8 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 
 import brainbridge as bb
-from brainbridge.analyses import cka, encoding_score, rsa
-from brainbridge.analyses._recovery import ENCODING_ALPHAS, model_recovery, plot_recovery
+from brainbridge.analyses import cka, encoding_score, plot_recovery, rsa
+from brainbridge.analyses._recovery import ENCODING_ALPHAS, model_recovery
 
 
 def _assembly(values, stimuli, prefix):
@@ -185,12 +185,12 @@ def test_errors(rng):
             "'rsa2'. Did you mean 'rsa'?", x, "a", metrics=("rsa2",))
     _raises(ValueError, "Invalid value for 'metrics': expected distinct names from 'rsa', 'cka', "
             "'encoding'; got ['rsa', 'rsa'].", x, "a", metrics=("rsa", "rsa"))
-    _raises(ValueError, "Invalid value for 'n_units': expected an int in [1, 4]; got 5. The truth 'a' "
+    _raises(ValueError, "Invalid value for 'n_units': expected an integer in [1, 4]; got 5. The truth 'a' "
             "has 4 units that vary over stimuli (0 constant ones are never drawn); or None for all.",
             x, "a", n_units=5)
-    _raises(ValueError, "Invalid value for 'n_repeats': expected an int >= 1; got 0. E.g. "
+    _raises(ValueError, "Invalid value for 'n_repeats': expected an integer >= 1; got 0. E.g. "
             "n_repeats=10.", x, "a", n_repeats=0)
-    _raises(ValueError, "Invalid value for 'encoding_cv': expected an int in [2, 10]; got 11. Use "
+    _raises(ValueError, "Invalid value for 'encoding_cv': expected an integer in [2, 10]; got 11. Use "
             "at most one fold per stimulus (10 stimuli).", x, "a", encoding_cv=11)
     _raises(ValueError, "Invalid value for 'alphas': expected a non-empty sequence of finite numbers "
             "> 0; got (0.0,).", x, "a", alphas=(0.0,))

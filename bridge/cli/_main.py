@@ -17,14 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
+from .._figures import new_figure, save_figure
+from ..ann.models import REGISTRY as MODELS  # the one model registry (imports stdlib only)
 
 logger = logging.getLogger("brainbridge")
-
-#: Built-in models for ``brainbridge extract --model``: name -> factory path.
-MODELS = {
-    "efficientnet-lite0": "brainbridge.ann.models:efficientnet_lite0",
-    "minilm": "brainbridge.ann.models:minilm",
-}
 
 #: ``brainbridge load --loader``: name -> loader path.
 LOADERS = {
@@ -54,13 +50,10 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _load_factory(spec: str) -> Callable[[], Any]:
-    target = MODELS.get(spec, spec)
+def _load_factory(spec: str, option: str = "--encoder") -> Callable[[], Any]:
+    target = spec
     if ":" not in target:
-        raise ValueError(
-            f"Invalid value for '--model': expected one of {', '.join(MODELS)} or "
-            f"'package.module:factory'; got {spec!r}."
-        )
+        raise ValueError(f"Invalid value for {option!r}: expected 'package.module:factory'; got {spec!r}.")
     module_name, attr = target.split(":", 1)
     try:
         return getattr(importlib.import_module(module_name), attr)
@@ -111,10 +104,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
     """Run a model over stimuli and write a stimulus x unit assembly file."""
     from ..ann._extract import extract
     from ..ann._stimuli import load_stimuli
+    from ..ann.models import load as load_model
+    from ..ann.models import resolve_layers
 
-    model = _load_factory(args.model)()
+    model = load_model(args.model)
     ids, stimuli = load_stimuli(args.stimuli)
-    layers = [layer for group in args.layers for layer in group.split(",") if layer]
+    layers = [path for group in args.layers for layer in group.split(",") if layer
+              for path in resolve_layers(model, layer)]
     da = extract(model, stimuli, layers=layers, batch_size=args.batch_size, device=args.device,
                  reduce=args.reduce, out=args.out, stimulus_ids=ids, progress=not args.quiet)
     _out(f"wrote {args.out}: {da.sizes['stimulus']} stimuli x {da.sizes['unit']} units "
@@ -243,7 +239,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from brainbridge.analyses import rsa
 
         result = rsa(a, b, method=args.rdm, compare=args.compare, by_x=args.by_a,
-                     by_y=args.by_b, n_boot=args.n_boot, random_state=args.seed,
+                     by_y=args.by_b, n_boot=args.n_boot, random_state=args.random_state,
                      device=args.device, progress=not args.quiet)
         table = result["similarity"]
     else:
@@ -257,8 +253,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _write_dataset(result, args.out)
     _out(f"wrote {args.out}")
     if args.figure:
-        _compare_figure(result, table, args.figure)
-        _out(f"wrote {args.figure}")
+        from brainbridge.analyses import plot_comparison
+
+        fig, ax = new_figure(size=(6, 5))
+        plot_comparison(result, ax=ax)
+        _out(f"wrote {save_figure(fig, args.figure)}")
     if table.ndim <= 2 and table.size <= 400:
         _out(table.to_pandas().to_string() if table.ndim else f"{args.method}: {float(table):.4f}")
     return 0
@@ -281,7 +280,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         delays = list(range(int(lo), int(hi or lo) + 1))
         features = lagged(features, delays, groups=args.groups)
     scores = encoding_score(features, responses, encoder=encoder, cv=args.cv,
-                            groups=args.groups, random_state=args.seed)
+                            groups=args.groups, random_state=args.random_state)
     scores.attrs["modality"] = responses.attrs.get("modality", "")
     _write_dataset(scores, args.out)
     _out(f"wrote {args.out}")
@@ -289,31 +288,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
     _out(f"held-out Pearson r over {r.sizes['unit']} units: median {float(r.median()):.3f}, "
          f"max {float(r.max()):.3f}")
     if args.figure:
-        _encode_figure(scores, args.figure)
-        _out(f"wrote {args.figure}")
+        from brainbridge.analyses import plot_encoding_scores, plot_score_map
+
+        has_map = all(c in r.coords for c in ("x", "y"))
+        fig, axes = new_figure(1, 2 if has_map else 1, size=(10 if has_map else 5, 4), squeeze=False)
+        plot_encoding_scores(scores, ax=axes[0, 0])
+        if has_map:
+            plot_score_map(r, modality=scores.attrs["modality"], ax=axes[0, 1])
+        _out(f"wrote {save_figure(fig, args.figure)}")
     return 0
-
-
-def _encode_figure(scores: Any, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    r = scores["r"]
-    has_map = all(c in r.coords for c in ("x", "y"))
-    fig, axes = plt.subplots(1, 2 if has_map else 1, figsize=(10 if has_map else 5, 4),
-                             squeeze=False)
-    ax = axes[0, 0]
-    ax.hist(np.asarray(r.values)[np.isfinite(r.values)], bins=30, color="#4C72B0")
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("held-out Pearson r")
-    ax.set_ylabel("units")
-    ax.set_title("encoding scores")
-    if has_map:
-        _score_map(r, scores.attrs.get("modality", ""), axes[0, 1], fig)
-    _save_figure(fig, path)
 
 
 def cmd_selectivity(args: argparse.Namespace) -> int:
@@ -338,8 +321,8 @@ def cmd_selectivity(args: argparse.Namespace) -> int:
     else:
         labels, target = args.labels, args.target
     family = args.family if args.family or "layer" not in acts.coords else "layer"
-    perm = {"n_permutations": args.permutations, "family": family, "alpha": args.alpha,
-            "random_state": args.seed} if args.permutations else {}
+    perm = {"n_permutations": args.n_permutations, "family": family, "alpha": args.alpha,
+            "random_state": args.random_state} if args.n_permutations else {}
     scores = selectivity(acts, labels, method=args.method, target=target, **perm)
     top = top_stimuli(acts, k=args.top)
     result = xr.merge([scores, top.rename(stimulus="top_stimulus", value="top_value")])
@@ -349,7 +332,7 @@ def cmd_selectivity(args: argparse.Namespace) -> int:
         table = scores["score"].groupby("layer").median()
         if perm:
             _out(f"median {args.method} per layer, permutation bar (alpha {args.alpha}, "
-                 f"{args.permutations} shuffles) and units above it:")
+                 f"{args.n_permutations} shuffles) and units above it:")
             bars = scores["threshold"].groupby("layer").first()
             counts = scores["significant"].groupby("layer").sum()
             for layer, value, bar, count in zip(table["layer"].values, table.values, bars.values,
@@ -360,67 +343,12 @@ def cmd_selectivity(args: argparse.Namespace) -> int:
             for layer, value in zip(table["layer"].values, table.values):
                 _out(f"  {layer:<24}{float(value):8.3f}")
     if args.figure:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         from brainbridge.analyses import plot_selectivity
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = new_figure(size=(6, 4))
         plot_selectivity(scores, ax=ax)
-        _save_figure(fig, args.figure)
-        _out(f"wrote {args.figure}")
+        _out(f"wrote {save_figure(fig, args.figure)}")
     return 0
-
-
-def _score_map(r: Any, modality: str, ax: Any, fig: Any) -> None:
-    """Scores at their positions: an mne topomap for EEG/MEG sensors, glass-brain markers
-    (nilearn) for fMRI voxels or ROIs in mm, else a plain top-view scatter."""
-    import numpy as np
-
-    values = np.asarray(r.values, dtype=float)
-    xyz = np.stack([np.asarray(r[c].values, dtype=float) for c in ("x", "y", "z") if c in r.coords],
-                   axis=1)
-    ok = np.isfinite(values) & np.isfinite(xyz).all(axis=1)
-    if modality in ("eeg", "meg") and ok.sum() >= 4:
-        import mne
-
-        try:
-            image, _ = mne.viz.plot_topomap(values[ok], xyz[ok, :2], axes=ax, show=False,
-                                            cmap="viridis", sphere=None)
-        except (RuntimeError, ValueError) as err:  # degenerate layouts (e.g. collinear sensors)
-            logger.warning("no topomap (%s); drawing the sensors as points instead", err)
-            ax.clear()
-        else:
-            fig.colorbar(image, ax=ax, label="r")
-            ax.set_title("scores on the scalp")
-            return
-    if modality == "fmri" and xyz.shape[1] == 3 and ok.any():
-        from nilearn import plotting
-
-        plotting.plot_markers(values[ok], xyz[ok], axes=ax, display_mode="z", node_cmap="viridis",
-                              title="scores (glass brain)", colorbar=True)
-        return
-    order = np.argsort(values)
-    points = ax.scatter(xyz[order, 0], xyz[order, 1], c=values[order], cmap="viridis", s=25)
-    fig.colorbar(points, ax=ax, label="r")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_title("scores by position (top view)")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _save_figure(fig: Any, path: str) -> None:
-    """Write a figure atomically (format from the suffix, PNG by default) and close it."""
-    import matplotlib.pyplot as plt
-
-    from .._storage import atomic_path
-
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
-    plt.close(fig)
 
 
 def _write_dataset(ds: Any, path: str) -> None:
@@ -428,29 +356,6 @@ def _write_dataset(ds: Any, path: str) -> None:
 
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
-
-
-def _compare_figure(result: Any, table: Any, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from brainbridge.analyses import plot_matrix, plot_model_comparison, plot_rdm
-
-    fig, ax = plt.subplots(figsize=(6, 5))
-    if "score" in result:
-        plot_model_comparison(result, ax=ax)
-    elif table.ndim == 2:
-        plot_matrix(table, ax=ax)
-    elif table.ndim == 1:
-        table.to_pandas().plot.bar(ax=ax)
-    elif "rdm_x" in result and result["rdm_x"].ndim == 2:
-        plot_rdm(result["rdm_x"], ax=ax)
-    else:
-        ax.text(0.5, 0.5, f"{float(table):.3f}", ha="center", va="center", fontsize=30)
-        ax.set_axis_off()
-    _save_figure(fig, path)
 
 
 def _train_paths(out: str) -> tuple[str, str, str]:
@@ -464,13 +369,17 @@ def _train_paths(out: str) -> tuple[str, str, str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a small LIF, ELM or LSTM network on a built-in task; write metrics and a checkpoint."""
-    from brainbridge.snn._tasks import TASKS, build_model
-    from brainbridge.snn._train import train
+    from brainbridge.snn import TASKS, build_model, train
 
     from .._storage import atomic_path
 
-    task = TASKS[args.task](**_parse_args(args.task_arg or []))
-    model = build_model(args.model, task, hidden=args.hidden, seed=args.seed,
+    task_args = _parse_args(args.task_arg or [])
+    if args.task == "grasshopper":  # the task takes the recording: --task-arg condition=2
+        from brainbridge.loaders import load_grasshopper
+
+        task_args = {"recording": load_grasshopper(task_args.pop("condition", 1)), **task_args}
+    task = TASKS[args.task](**task_args)
+    model = build_model(args.model, task, hidden=args.hidden, random_state=args.random_state,
                         **_parse_args(args.model_arg or []))
     nc_path, csv_path, ckpt_path = _train_paths(args.out)
     os.makedirs(os.path.dirname(nc_path) or ".", exist_ok=True)
@@ -479,9 +388,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     metrics = train(model, task, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                    optimizer=args.optimizer, clip_grad_norm=args.clip_grad_norm, seed=args.seed,
-                    device=args.device, checkpoint=ckpt_path, resume=args.resume,
-                    progress=not args.quiet)
+                    optimizer=args.optimizer, clip_grad_norm=args.clip_grad_norm,
+                    random_state=args.random_state, device=args.device, checkpoint=ckpt_path,
+                    resume=args.resume, progress=not args.quiet)
     metrics.attrs.update({"model": args.model, "hidden": args.hidden})
     _write_dataset(metrics, nc_path)
     with atomic_path(csv_path) as tmp:
@@ -492,34 +401,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     name = f"test_{task.metric}"
     _out(f"{task.name} / {args.model}: epoch {int(last['epoch'])}, test loss "
          f"{float(last['test_loss']):.4f}, test {task.metric} {float(last[name]):.4f} "
-         f"(chance {task.chance:.4g}), seed {args.seed}")
+         f"(chance {task.chance:.4g}), seed {args.random_state}")
     if args.figure:
-        _train_figure(metrics, task.metric, args.figure)
-        _out(f"wrote {args.figure}")
+        from brainbridge.analyses import plot_training
+
+        fig, axes = new_figure(1, 2, size=(9, 3.5))
+        plot_training(metrics, axes=axes)
+        _out(f"wrote {save_figure(fig, args.figure)}")
     return 0
-
-
-def _train_figure(metrics: Any, metric: str, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    epoch = metrics["epoch"].values
-    for ax, key in zip(axes, ("loss", metric)):
-        for split in ("train", "test"):
-            ax.plot(epoch, metrics[f"{split}_{key}"].values, marker="o", label=split)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.legend()
-    axes[1].axhline(metrics.attrs["chance"], color="k", lw=0.8, ls="--")
-    _save_figure(fig, path)
 
 
 def _curvature_input(path: str, args: argparse.Namespace) -> Any:
     """A connectome file -> its Graph; a stimulus assembly -> the DataArray (kNN graph later)."""
-    from brainbridge.analyses._graph import connectome_graph
+    from brainbridge.analyses import connectome_graph
 
     from .._storage import load
 
@@ -537,57 +431,22 @@ def _curvature_input(path: str, args: argparse.Namespace) -> Any:
     return da
 
 
-def _curvature_single(source: Any, args: argparse.Namespace) -> Any:
-    """Curvature of one graph, plus Ricci-flow communities over 'node' when ``--flow`` > 0."""
-    import numpy as np
-
-    from brainbridge.analyses._curvature import ricci_community, ricci_curvature, ricci_flow
-    from brainbridge.analyses._graph import as_graph
-
-    g = as_graph(source, k=args.k, metric=args.metric)
-    opts = {"alpha": args.alpha, "method": args.method, "device": args.device}
-    ds = ricci_curvature(g, **opts)
-    if not args.flow:
-        return ds
-    if g.directed:
-        raise ValueError(
-            "'--flow' needs an undirected graph (Ricci flow); this connectome graph is directed. Add "
-            "--undirected, use --synapse-type electrical, or pass --flow 0."
-        )
-    flow = ricci_flow(g, args.flow, progress=not args.quiet, **opts)
-    index = {(s, t): i for i, (s, t) in enumerate(zip(ds["source"].values.tolist(),
-                                                      ds["target"].values.tolist()))}
-    flowed = np.full(ds.sizes["edge"], np.nan)
-    rows = [index[(s, t)] for s, t in zip(flow["source"].values.tolist(), flow["target"].values.tolist())]
-    flowed[rows] = flow["weight"].values
-    ds = ds.assign(flow_weight=("edge", flowed), flow_curvature=("edge", np.full(flowed.size, np.nan)))
-    ds["flow_curvature"].values[rows] = flow["edge_curvature"].values
-    ds.attrs["flow_iterations"] = int(flow.attrs["iterations"])
-    community = np.full(ds.sizes["node"], -1, dtype=np.int64)
-    try:
-        com = ricci_community(flow)
-    except ValueError as err:
-        if "no modularity drop" not in str(err):
-            raise
-        logger.warning("no Ricci-flow communities: %s", err)
-        ds.attrs["community_note"] = str(err)
-    else:
-        pos = {v: i for i, v in enumerate(ds["node"].values.tolist())}
-        community[[pos[v] for v in com["node"].values.tolist()]] = com["community"].values
-        ds = ds.assign(modularity=("cutoff", com["modularity"].values)).assign_coords(
-            cutoff=com["cutoff"].values)
-        ds.attrs.update(cutoff=float(com.attrs["cutoff"]),
-                        modularity_at_cutoff=float(com.attrs["modularity_at_cutoff"]))
-    return ds.assign(community=("node", community))
-
-
 def cmd_curvature(args: argparse.Namespace) -> int:
     """Ollivier-Ricci curvature of one graph, or curvature alignment of two systems."""
     import numpy as np
 
+    from brainbridge.analyses import Graph, curvature_alignment, curvature_communities
+
     inputs = [_curvature_input(path, args) for path in [args.a] + ([args.b] if args.b else [])]
     if args.b is None:
-        ds = _curvature_single(inputs[0], args)
+        if args.flow and isinstance(inputs[0], Graph) and inputs[0].directed:
+            raise ValueError(
+                "'--flow' needs an undirected graph (Ricci flow); this connectome graph is directed. Add "
+                "--undirected, use --synapse-type electrical, or pass --flow 0."
+            )
+        ds = curvature_communities(inputs[0], k=args.k, metric=args.metric, alpha=args.alpha,
+                                   method=args.method, flow_iterations=args.flow,
+                                   progress=not args.quiet, device=args.device)
         ds.attrs["input"] = str(args.a)
         _write_dataset(ds, args.out)
         _out(f"wrote {args.out}")
@@ -599,7 +458,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
             _out(f"edge curvature: mean {kappa.mean():.4f}, median {np.median(kappa):.4f}, "
                  f"negative {np.mean(kappa < 0):.1%}")
             _out(f"node curvature: mean {np.nanmean(node):.4f}")
-        if "community" in ds:
+        if args.flow:
             n_com = int(ds["community"].max()) + 1
             if n_com:
                 _out(f"communities after {ds.attrs['flow_iterations']} flow iterations: {n_com} "
@@ -608,12 +467,10 @@ def cmd_curvature(args: argparse.Namespace) -> int:
             else:
                 _out("communities: none found")
     else:
-        from brainbridge.analyses._curvature_align import curvature_alignment
-
         ds = curvature_alignment(inputs[0], inputs[1], k=args.k, metric=args.metric, alpha=args.alpha,
                                  method=args.method, flow_iterations=args.flow,
-                                 n_permutations=args.permutations, null=args.null,
-                                 degree_bins=args.degree_bins, random_state=args.seed,
+                                 n_permutations=args.n_permutations, null=args.null,
+                                 degree_bins=args.degree_bins, random_state=args.random_state,
                                  progress=not args.quiet, device=args.device)
         ds.attrs.update({"a": str(args.a), "b": str(args.b)})
         _write_dataset(ds, args.out)
@@ -629,33 +486,12 @@ def cmd_curvature(args: argparse.Namespace) -> int:
         if ds.attrs["community_note"]:
             _out(f"communities: {ds.attrs['community_note']}")
     if args.figure:
-        _curvature_figure(ds, args.figure)
-        _out(f"wrote {args.figure}")
+        from brainbridge.analyses import plot_curvature_summary
+
+        fig, axes = new_figure(1, 3 if args.b else 2, size=(15 if args.b else 11, 4.5))
+        plot_curvature_summary(ds, axes=axes)
+        _out(f"wrote {save_figure(fig, args.figure)}")
     return 0
-
-
-def _curvature_figure(ds: Any, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from brainbridge.analyses._plots import plot_communities, plot_curvature_graph, plot_curvature_histogram
-
-    if "value" in ds:  # an alignment
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-        plot_curvature_histogram(ds, kind="edge", ax=axes[0])
-        plot_curvature_histogram(ds, kind="node", ax=axes[1])
-        if ds.attrs["n_communities_a"] and ds.attrs["n_communities_b"]:
-            plot_communities(ds, ax=axes[2])
-        else:
-            plot_curvature_graph(ds, system="a", ax=axes[2])
-    else:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-        plot_curvature_histogram(ds, kind="edge", ax=axes[0])
-        has_com = "community" in ds and int(ds["community"].max()) >= 0
-        plot_curvature_graph(ds, nodes="community" if has_com else "curvature", ax=axes[1])
-    _save_figure(fig, path)
 
 
 def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | None) -> int:
@@ -665,8 +501,8 @@ def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | No
     rows = []
     for name in names:
         study = load_study(name, quick=quick)
-        target = os.path.join(out, study["name"])
-        _out(f"running study {study['name']} -> {target}")
+        target = os.path.join(out, study.name)
+        _out(f"running study {study.name} -> {target}")
         result = run_study(study, target, quick=quick, progress=progress)
         rows.append(result)
         _out(f"  wrote {result['paths']['html']} ({result['seconds']:.0f} s)")
@@ -730,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "extract", parents=[common], help="ANN activations for a stimulus set -> assembly file",
         description="Run a model over stimuli and write a stimulus x unit assembly (.nc or .zarr). "
-                    "Example: brainbridge extract --model efficientnet-lite0 --stimuli skimage "
+                    "Example: brainbridge extract --model efficientnet_lite0 --stimuli skimage "
                     "--layers _blocks.15 --reduce mean --out acts.nc")
     p.add_argument("--model", required=True,
                    help=f"one of {', '.join(MODELS)}, or 'package.module:factory' returning a "
@@ -739,7 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="built-in set (skimage, lfw, digits), an image folder, a .npy array or "
                         "a .txt file with one sentence per line")
     p.add_argument("--layers", required=True, nargs="+",
-                   help="module paths, space- or comma-separated (e.g. _blocks.0,_blocks.15)")
+                   help="module paths, space- or comma-separated (e.g. _blocks.0,_blocks.15), "
+                        "or a preset of the model (efficientnet_lite0: blocks; minilm: layers, ffn)")
     p.add_argument("--out", required=True, help="output file, .nc or .zarr (written atomically)")
     p.add_argument("--reduce", choices=["flatten", "mean", "max"], default=None,
                    help="pool over spatial / token positions (default: keep every position)")
@@ -784,7 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by-a", default=None, help="unit coord splitting A (e.g. layer)")
     p.add_argument("--by-b", default=None, help="unit coord splitting B (e.g. region)")
     p.add_argument("--n-boot", type=int, default=0, help="bootstrap samples over stimuli (rsa)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+                   help="seed of the bootstrap (default 0)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_compare)
 
@@ -802,7 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="coord holding run / block ids; folds never split a group")
     p.add_argument("--delays", default=None,
                    help="FIR delays in samples, LO:HI (time series), e.g. 0:10")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+                   help="seed of the fold split (default 0)")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser(
@@ -816,12 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regular expression on stimulus ids marking the preferred class")
     p.add_argument("--method", default="dprime", help="dprime, csi, t, anova, ... (default dprime)")
     p.add_argument("--top", type=int, default=5, help="top stimuli kept per unit")
-    p.add_argument("--permutations", type=int, default=0,
+    p.add_argument("--n-permutations", "--permutations", type=int, default=0, metavar="N",
                    help="label shuffles for a family-wise permutation bar (e.g. 1000; default 0: none)")
     p.add_argument("--family", default=None,
                    help="unit coord grouping units for the bar (default: 'layer' when present)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+                   help="seed of the shuffles (default 0)")
     p.set_defaults(func=cmd_selectivity)
 
     p = sub.add_parser(
@@ -834,7 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "--epochs 20 --out run/ --figure run/curves.png")
     p.add_argument("--task", required=True, choices=["digits", "memory", "adding", "grasshopper"])
     p.add_argument("--task-arg", action="append", metavar="KEY=VALUE",
-                   help="task option, repeatable, read as YAML (e.g. horizon=100, order=pixel)")
+                   help="task option, repeatable, read as YAML (e.g. horizon=100, order=pixel; "
+                        "condition=2 picks the grasshopper recording)")
     p.add_argument("--model", required=True, choices=["lif", "elm", "lstm"])
     p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. recurrent=false for lif, lam=5 for elm)")
@@ -846,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
     p.add_argument("--clip-grad-norm", type=float, default=None,
                    help="clip the global gradient norm to this value (default: no clipping)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
                    help="seed of the initial weights, the data order and every RNG (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=0,
@@ -863,7 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "communities with --flow N. Two files: curvature_alignment of the two systems "
                     "(curvature distributions, matched-node and shared-edge correlations, community "
                     "agreement, permutation p-values). Example: brainbridge curvature layer.nc "
-                    "brain.nc --k 10 --flow 10 --permutations 1000 --out curv.nc --figure curv.png")
+                    "brain.nc --k 10 --flow 10 --n-permutations 1000 --out curv.nc --figure curv.png")
     p.add_argument("a", help="assembly file (stimulus x unit, or a connectome pre x post)")
     p.add_argument("b", nargs="?", default=None, help="second assembly file: compare the two systems")
     p.add_argument("--k", type=int, default=10, help="neighbours of the kNN graph (default 10)")
@@ -873,7 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["exact", "sinkhorn"], default="exact")
     p.add_argument("--flow", type=int, default=0,
                    help="Ricci-flow iterations before community detection (default 0: none)")
-    p.add_argument("--permutations", type=int, default=1000,
+    p.add_argument("--n-permutations", "--permutations", type=int, default=1000, metavar="N",
                    help="node-label shuffles for p-values of an alignment (default 1000)")
     p.add_argument("--null", choices=["labels", "degree"], default="labels",
                    help="alignment null: shuffle all labels, or only within degree strata of b")
@@ -884,7 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="connectome edge length: 1, 1/synapses or synapses (default unweighted)")
     p.add_argument("--undirected", action="store_true",
                    help="connectome files: ignore direction (needed for --flow on chemical synapses)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+                   help="seed of the shuffles (default 0)")
     p.add_argument("--device", default="auto", help="device of --method sinkhorn (auto, cpu, cuda)")
     p.set_defaults(func=cmd_curvature)
     p = sub.add_parser(
@@ -921,6 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    os.environ.setdefault("MPLBACKEND", "agg")  # the command line only writes figure files
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
