@@ -5,5 +5,34 @@ The home of these names is :mod:`brainbridge.ann.models`; this package re-export
 
 from __future__ import annotations
 
-from ..ann.models import *  # noqa: F403
-from ..ann.models import __all__  # noqa: F401
+from ..ann.models import (
+    ALIASES,
+    EFFICIENTNET_BLOCKS,
+    MINILM_FFN,
+    MINILM_LAYERS,
+    REGISTRY,
+    ImagePreprocess,
+    ModelEntry,
+    TextPreprocess,
+    efficientnet_lite0,
+    load,
+    minilm,
+    resolve,
+    resolve_layers,
+)
+
+__all__ = [
+    "ALIASES",
+    "EFFICIENTNET_BLOCKS",
+    "MINILM_FFN",
+    "MINILM_LAYERS",
+    "REGISTRY",
+    "ImagePreprocess",
+    "ModelEntry",
+    "TextPreprocess",
+    "efficientnet_lite0",
+    "load",
+    "minilm",
+    "resolve",
+    "resolve_layers",
+]

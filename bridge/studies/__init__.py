@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from .._lazy import attach
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "load_study": "._study",
     "run_study": "._study",
     "study_names": "._study",
     "study_dir": "._study",
+    "Study": "._study",
     "StudyError": "._context",
     "Section": "._report",
     "write_report": "._report",

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from .._checks import _validate_type
 
@@ -82,6 +83,13 @@ class Section:
         Embedded in the HTML and saved as PNG and SVG. Not closed by the report.
     dataset : xarray.Dataset, optional
         The arrays behind the section; saved as the section's group of ``results.nc``.
+
+    Examples
+    --------
+    >>> from brainbridge.studies import Section
+    >>> sec = Section("Encoding scores", text="Ridge beats **chance**.", numbers={"r": 0.345})
+    >>> sec.title, sec.numbers, sec.figures
+    ('Encoding scores', {'r': 0.345}, {})
     """
 
     title: str
@@ -162,7 +170,24 @@ def _unique(slug: str, taken: set[str]) -> str:
 
 
 def png_size(data: bytes) -> tuple[int, int]:
-    """``(width, height)`` from a PNG's IHDR chunk; ValueError if ``data`` is not a PNG."""
+    """``(width, height)`` from a PNG's IHDR chunk; ValueError if ``data`` is not a PNG.
+
+    Examples
+    --------
+    >>> import io
+    >>> import matplotlib.pyplot as plt
+    >>> from brainbridge.studies._report import png_size
+    >>> fig = plt.figure(figsize=(2, 1), dpi=100)
+    >>> buf = io.BytesIO()
+    >>> fig.savefig(buf, format="png")
+    >>> plt.close(fig)
+    >>> png_size(buf.getvalue())
+    (200, 100)
+    >>> png_size(b"GIF89a")
+    Traceback (most recent call last):
+        ...
+    ValueError: not a PNG file (bad signature or missing IHDR chunk)
+    """
     if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
         raise ValueError("not a PNG file (bad signature or missing IHDR chunk)")
     return struct.unpack(">II", data[16:24])
@@ -299,8 +324,6 @@ def _figure_bytes(fig: Any, where: str) -> tuple[bytes, bytes]:
 
 
 def _netcdf(datasets: list[tuple[str, Any]], target: Path) -> None:
-    import xarray as xr
-
     for k, (group, ds) in enumerate(datasets):
         _validate_type(f"the dataset of section {group!r}", ds, xr.Dataset, "an xarray.Dataset")
         ds.to_netcdf(target, mode="w" if k == 0 else "a", group=group, engine="h5netcdf")
@@ -469,7 +492,20 @@ def _results_path(path: str | os.PathLike[str]) -> Path:
 
 
 def render_html(results_json_path: str | os.PathLike[str]) -> str:
-    """The ``report.html`` text for a ``results.json`` (or its folder) and its ``figures/*.png``."""
+    """The ``report.html`` text for a ``results.json`` (or its folder) and its ``figures/*.png``.
+
+    Examples
+    --------
+    Floats are shown with 4 significant digits (``results.json`` keeps them all):
+
+    >>> import re, tempfile
+    >>> from brainbridge.studies import Section, render_html, write_report
+    >>> sec = Section("Scores", text="Ridge beats **chance**.", numbers={"r": 0.3451234, "n": 12})
+    >>> out = write_report("Demo", [sec], tempfile.mkdtemp())
+    >>> html = render_html(out["results"])
+    >>> re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)[:4], "<strong>chance</strong>" in html
+    (['r', '0.3451', 'n', '12'], True)
+    """
     path = _results_path(results_json_path)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
@@ -508,6 +544,15 @@ def rebuild_report(path: str | os.PathLike[str]) -> Path:
     -------
     Path
         The rewritten ``report.html``, next to ``results.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from brainbridge.studies import Section, rebuild_report, write_report
+    >>> out = write_report("Demo", [Section("Scores", numbers={"r": 0.345})], tempfile.mkdtemp())
+    >>> out["html"].unlink()
+    >>> rebuild_report(out["results"].parent) == out["html"], out["html"].exists()
+    (True, True)
     """
     from .._storage import atomic_path
 
