@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .._lazy import attach
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "rdm": "._rdm",
     "rdm_vector": "._rdm",
@@ -57,6 +59,7 @@ _EXPORTS = {
     "ricci_curvature": "._curvature",
     "ricci_flow": "._curvature",
     "ricci_community": "._curvature",
+    "curvature_communities": "._curvature",
     "CURVATURE_METHODS": "._curvature",
     "as_graph": "._graph",
     "curvature_alignment": "._curvature_align",
@@ -67,8 +70,21 @@ _EXPORTS = {
     "plot_curvature_graph": "._plots",
     "plot_communities": "._plots",
     "graph_layout": "._plots",
+    "plot_score_map": "._plots",
+    "plot_encoding_scores": "._plots",
+    "plot_comparison": "._plots",
+    "plot_training": "._plots",
+    "plot_curvature_summary": "._plots",
+    "plot_structure_function": "._plots",
+    "shuffle_connectome": "._nulls",
+    "structure_function": "._structure_function",
+    "STRUCTURE_FUNCTION_SCORES": "._structure_function",
+    "smooth": "._preprocess",
+    "normalize": "._preprocess",
+    "SMOOTHERS": "._preprocess",
+    "NORMALIZERS": "._preprocess",
     "model_recovery": "._recovery",
-    "plot_recovery": "._recovery",
+    "plot_recovery": "._plots",
     "RECOVERY_METRICS": "._recovery",
     "ENCODING_ALPHAS": "._recovery",
 }

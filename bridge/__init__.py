@@ -14,6 +14,8 @@ from ._lazy import attach
 
 __version__ = "0.1.0"
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "AssemblyError": "._checks",
     "assembly": "._assembly",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .._lazy import attach
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "RidgeEncoder": "._ridge",
     "fit_distributed": "._ridge",
@@ -18,6 +20,8 @@ _EXPORTS = {
     "split_r2_score": "._banded",
     "AttentionReadout": "._attention",
     "lagged": "._lagged",
+    "LNP": "._lnp",
+    "fit_lnp": "._lnp",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

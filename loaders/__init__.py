@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from .._lazy import attach
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "load_eeg": "._eeg",
     "load_fmri": "._fmri",
     "load_calcium": "._calcium",
     "load_spikes": "._spikes",
     "load_grasshopper": "._spikes",
-    "load_celegans_connectome": "._celegans",
-    "load_celegans_funatlas": "._celegans",
-    "load_celegans_activity": "._celegans",
-    "CONNECTOMES": "._celegans",
-    "NEURONS": "._celegans",
+    "load_celegans_connectome": "._celegans_connectome",
+    "load_celegans_funatlas": "._celegans_funatlas",
+    "load_celegans_activity": "._celegans_activity",
+    "CONNECTOMES": "._celegans_connectome",
+    "NEURONS": "._celegans_common",
     "datasets": "._manifests",
     "dataset_info": "._manifests",
     "fetch": "._manifests",

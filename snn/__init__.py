@@ -2,13 +2,17 @@
 
 Every layer is a functional ``step`` with explicit state plus a thin torch module
 (``forward(x, state) -> (out, state)``, time-first ``forward_seq``); :func:`record` turns
-their spikes, potentials and phases into assemblies. Names are imported on first use.
+their spikes, potentials and phases into assemblies. Beside them: connectome-constrained
+networks and their stimulation protocol, sequence tasks, spike-train metrics and a small
+model zoo for :func:`train`. Names are imported on first use.
 """
 
 from __future__ import annotations
 
 from .._lazy import attach
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "LIF": "._lif",
     "RLIF": "._lif",
@@ -32,9 +36,10 @@ _EXPORTS = {
     "ConnectomeState": "._connectome",
     "ConnectomeParams": "._connectome",
     "connectome_step": "._connectome",
-    "simulate_stimulation": "._connectome",
-    "shuffle_connectome": "._connectome",
-    "structure_function": "._connectome",
+    "GABA_NEURONS": "._connectome",
+    "simulate_stimulation": "._stimulation",
+    "connectome_simulator": "._stimulation",
+    "ConnectomeSimulator": "._stimulation",
     "record": "._record",
     "READOUTS": "._record",
     "train": "._train",
@@ -46,10 +51,10 @@ _EXPORTS = {
     "memory_task": "._tasks",
     "adding_task": "._tasks",
     "grasshopper_task": "._tasks",
-    "coincidence_factor": "._tasks",
-    "fit_lnp": "._tasks",
-    "LNP": "._tasks",
-    "build_model": "._tasks",
+    "coincidence_factor": "._spiketrain",
+    "sample_spikes": "._spiketrain",
+    "build_model": "._zoo",
+    "MODELS": "._zoo",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

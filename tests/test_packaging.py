@@ -44,8 +44,9 @@ def test_wheel_contains_every_package_and_manifest(tmp_path):
     tool = _config()["tool"]["setuptools"]
     expected = set()
     for package, folder in tool["package-dir"].items():
-        for py in (ROOT / folder).glob("*.py"):
+        for py in [*(ROOT / folder).glob("*.py"), *(ROOT / folder).glob("*.pyi")]:
             expected.add("/".join([*package.split("."), py.name]))
+    expected.add("brainbridge/py.typed")  # PEP 561: type checkers read the installed package
     manifests = sorted((ROOT / "data_manifests").glob("*.yaml"))
     assert manifests, "data_manifests/ holds no manifest"
     expected |= {f"brainbridge/data_manifests/{m.name}" for m in manifests}

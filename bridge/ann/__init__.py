@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from .._lazy import attach
 
+# Public name -> defining module. Type checkers read __init__.pyi instead: after editing
+# this table, run `python .ci/typecheck.py stubs` (tests/test_typing.py checks they agree).
 _EXPORTS = {
     "extract": "._extract",
     "REDUCTIONS": "._extract",
