@@ -25,10 +25,11 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 import xarray as xr
 
 from .._align import align
-from .._checks import AssemblyError, _check_dims, _check_option, _validate_type
+from .._checks import AssemblyError, _check_dims, _check_option, _validate_type, check_scalar
 from .._config import resolve_device
 from .._linalg import matmul
 
@@ -102,7 +103,7 @@ def _side(v: Any, *, name: str, dim: str, by: str | None) -> _Side:
             )
         feat = next(d for d in v.dims if d != dim)
         v = v.transpose(dim, feat)
-        labels, cols = _groups(v, by, feat, name, arg)
+        labels, cols = _groups(v, by, str(feat), name, arg)
         ids = np.asarray(v[dim].values) if dim in v.coords else None
         return _Side(v.data, labels, cols, ids)
     if by is not None:
@@ -150,15 +151,11 @@ def _dtype_of(a: Any) -> str:
 
 def _compute_dtype(*arrays: Any) -> Any:
     """float64 when any input is float64, else float32 (float16, ints, ... are cast)."""
-    import torch
-
     return torch.float64 if any(_dtype_of(a) == "float64" for a in arrays) else torch.float32
 
 
 def _to_tensor(a: Any, device: Any, dtype: Any) -> Any:
     """``a`` as a ``dtype`` tensor on ``device`` (no copy when it already is one)."""
-    import torch
-
     if isinstance(a, torch.Tensor):
         t = a.detach()
     else:
@@ -180,8 +177,6 @@ def _to_tensor(a: Any, device: Any, dtype: Any) -> Any:
 
 
 def _cols(t: Any, cols: Any) -> Any:
-    import torch
-
     if isinstance(cols, slice):
         return t[:, cols]
     return t.index_select(1, torch.as_tensor(cols, device=t.device))
@@ -189,8 +184,6 @@ def _cols(t: Any, cols: Any) -> Any:
 
 def _centre(t: Any) -> Any:
     """Subtract column means (computed in float64) from ``t``; returns a new tensor."""
-    import torch
-
     mean = t.sum(0, dtype=torch.float64) / t.shape[0]
     return t - mean.to(t.dtype)
 
@@ -226,8 +219,6 @@ def _sym_width(size: int, other: int) -> int:
 
 def _sq_rows(block: Any) -> Any:
     """Sum of squares of ``block``: float32 along each row, float64 across rows."""
-    import torch
-
     return torch.linalg.vecdot(block, block, dim=1).to(torch.float64).sum()
 
 
@@ -260,8 +251,6 @@ def _pairs(xi: list[int], yi: list[int], n_groups: int) -> set[tuple[int, int]]:
 
 def _kk_feature(zs: list[Any], pairs: set[tuple[int, int]]) -> Any:
     """``<K_g, K_h>_F = ||Z_g^T Z_h||_F^2`` for the needed pairs (feature-space form)."""
-    import torch
-
     n_groups = len(zs)
     kk = torch.full((n_groups, n_groups), math.nan, dtype=torch.float64, device=zs[0].device)
     zts = [z.T.contiguous() for z in zs]  # (p_g, n): row blocks give the fastest products
@@ -276,8 +265,6 @@ def _kk_gram(zs: list[Any], pairs: set[tuple[int, int]]) -> Any:
     Never holds a whole ``n x n`` matrix: one row block of every group's kernel at a time.
     All pairs of groups come from one batched product per block.
     """
-    import torch
-
     n = zs[0].shape[0]
     n_groups = len(zs)
     edges = _edges(n, _sym_width(n, n * n_groups))
@@ -313,8 +300,6 @@ def _form_costs(n: int, widths: list[int], pairs: set[tuple[int, int]]) -> dict[
 def _linear_terms(zs: list[Any], pairs: set[tuple[int, int]], form: str,
                   debiased: bool) -> _Terms:
     """HSIC sums for the linear kernel from column-centred groups ``zs``."""
-    import torch
-
     kk = LINEAR_FORMS[form](zs, pairs)
     if not debiased:
         return _Terms(kk, None, None)
@@ -335,8 +320,6 @@ def _median(v: Any) -> Any:
 def _rbf_terms(zs: list[Any], pairs: set[tuple[int, int]], debiased: bool, sigma: float | None,
                sigma_factor: float) -> tuple[_Terms, list[float]]:
     """HSIC sums for the RBF kernel; also the width used for each group."""
-    import torch
-
     n = zs[0].shape[0]
     mats, sums, widths = [], [], []
     upper = torch.ones(n, n, dtype=torch.bool, device=zs[0].device).triu_(1)
@@ -402,8 +385,6 @@ class _Moments:
         self.zr: dict[tuple[int, int], Any] = {}  # sum_i z'_g,i R_h,i
 
     def update(self, zs: list[Any]) -> None:
-        import torch
-
         if self.shift is None:
             self.shift = [z.sum(0, dtype=torch.float64) / z.shape[0] for z in zs]
             self.s = [torch.zeros_like(m) for m in self.shift]
@@ -427,8 +408,6 @@ class _Moments:
                 store[g, h] = store[g, h] + value if (g, h) in store else value
 
     def terms(self, n_groups: int) -> _Terms:
-        import torch
-
         n = self.n
         device = self.sr.device
         kk = torch.full((n_groups, n_groups), math.nan, dtype=torch.float64, device=device)
@@ -486,6 +465,7 @@ def _hsic_matrix(t: _Terms, n: int, debiased: bool) -> Any:
     """HSIC between every pair of groups (up to the factor 1 / (n (n-3)), which cancels)."""
     if not debiased:
         return t.mm
+    assert t.s is not None and t.rr is not None  # the debiased terms
     return (t.mm + (t.s[:, None] * t.s[None, :]) / ((n - 1) * (n - 2))
             - 2.0 / (n - 2) * t.rr)
 
@@ -624,25 +604,9 @@ def cka(
                 f"'sigma' applies to kernel='rbf' only; got sigma={sigma!r} with "
                 f"kernel={kernel!r}. Drop sigma or use kernel='rbf'."
             )
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (
-            math.isfinite(sigma) and sigma > 0
-        ):
-            raise ValueError(
-                f"Invalid value for 'sigma': expected a positive number; got {sigma!r}."
-            )
-    if isinstance(sigma_factor, bool) or not isinstance(sigma_factor, (int, float)) or not (
-        math.isfinite(sigma_factor) and sigma_factor > 0
-    ):
-        raise ValueError(
-            f"Invalid value for 'sigma_factor': expected a positive number; got {sigma_factor!r}."
-        )
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
-        or chunk_size < 1
-    ):
-        raise ValueError(
-            f"Invalid value for 'chunk_size': expected a positive int or None; got {chunk_size!r}."
-        )
+        check_scalar("sigma", sigma, float, low=0, closed="neither")
+    check_scalar("sigma_factor", sigma_factor, float, low=0, closed="neither")
+    check_scalar("chunk_size", chunk_size, int, low=1, allow_none=True)
     if kernel != "linear" and form != "auto":
         raise ValueError(
             f"'form' applies to kernel='linear' only; got form={form!r} with kernel={kernel!r}. "

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 from scipy.stats import rankdata
 
@@ -31,8 +32,6 @@ __all__ = ["compare_rdms", "COMPARE_METHODS", "COMPARE_ALIASES"]
 
 def _cosine_t(va: Any, vb: Any) -> Any:
     """Cosine of every row of ``va`` with every row of ``vb``; 0 where a norm is 0."""
-    import torch
-
     na = torch.linalg.vector_norm(va, dim=-1)
     nb = torch.linalg.vector_norm(vb, dim=-1)
     out = torch.matmul(va, vb.T) / (na[:, None] * nb[None, :])
@@ -53,8 +52,6 @@ def _m_corr(va: Any, vb: Any, ctx: dict) -> Any:
 
 
 def _ranks(v: Any) -> Any:
-    import torch
-
     r = rankdata(v.cpu().numpy(), axis=-1)  # average ranks for ties, like rsatoolbox
     return torch.as_tensor(r, dtype=torch.float64, device=v.device)
 
@@ -64,8 +61,6 @@ def _m_spearman(va: Any, vb: Any, ctx: dict) -> Any:
 
 
 def _m_rho_a(va: Any, vb: Any, ctx: dict) -> Any:
-    import torch
-
     n = va.shape[-1]
     ra, rb = _center(_ranks(va)), _center(_ranks(vb))
     return torch.matmul(ra, rb.T) * (12.0 / (float(n) ** 3 - n))
@@ -73,8 +68,6 @@ def _m_rho_a(va: Any, vb: Any, ctx: dict) -> Any:
 
 def _double_centered(v: Any, n: int) -> Any:
     """``H (-D/2) H`` of each RDM vector, flattened to ``(n_rdm, n * n)``."""
-    import torch
-
     iu, ju = np.triu_indices(n, k=1)
     w = torch.zeros((v.shape[0], n, n), dtype=v.dtype, device=v.device)
     w[:, iu, ju] = -0.5 * v
@@ -154,8 +147,6 @@ def _tau_a(ra: np.ndarray, rb: np.ndarray, tie_a: int, tie_b: int) -> float:
 
 
 def _m_tau_a(va: Any, vb: Any, ctx: dict) -> Any:
-    import torch
-
     a, b = va.cpu().numpy(), vb.cpu().numpy()
     ranks_a = [_dense_ranks(v) for v in a]
     ranks_b = [_dense_ranks(v) for v in b]
@@ -318,8 +309,6 @@ def compare_rdms(a: Any, b: Any, *, method: str = "spearman", device: Any = "aut
     >>> round(float(compare_rdms(a, b, method="corr", device="cpu")), 6)
     0.5
     """
-    import torch
-
     method = _check_option("method", method, [*COMPARE_METHODS, *COMPARE_ALIASES])
     method = COMPARE_ALIASES.get(method, method)
     ra, rb = _as_square(a, "a"), _as_square(b, "b")

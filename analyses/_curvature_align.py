@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy.stats import wasserstein_distance
 
-from .._checks import AssemblyError, _check_option
+from .._checks import AssemblyError, _check_option, check_random_state, check_scalar
+from .._scoring import pearson_r, spearman_r
 from ._curvature import _check_params, ricci_community, ricci_curvature, ricci_flow
 from ._graph import Graph, as_graph
 
@@ -104,22 +106,11 @@ def _build(a: Any, b: Any, dim: str, knn: dict[str, Any]) -> tuple[Graph, Graph]
 
 def _correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(Spearman, Pearson) over the pairs finite in both; NaN with < 3 pairs or a constant side."""
-    from scipy.stats import rankdata
-
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 3:
         return float("nan"), float("nan")
     x, y = x[ok], y[ok]
-    return _pearson(rankdata(x), rankdata(y)), _pearson(x, y)
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    xc = x - x.mean()
-    yc = y - y.mean()
-    den = np.sqrt(np.dot(xc, xc) * np.dot(yc, yc))
-    if not den > 0:
-        return float("nan")
-    return float(np.clip(np.dot(xc, yc) / den, -1.0, 1.0))
+    return float(spearman_r(x, y)), float(pearson_r(x, y))
 
 
 def _edge_keys(src: np.ndarray, dst: np.ndarray, n: int, directed: bool) -> np.ndarray:
@@ -346,19 +337,12 @@ def curvature_alignment(
     >>> float(res.value.sel(score="edge_wasserstein"))
     0.0
     """
-    from scipy.stats import wasserstein_distance
-
-    from ._stats import _check_random_state
-
     _check_params(alpha, method, kwargs.get("reg", 0.1))
-    for name, value in (("flow_iterations", flow_iterations), ("n_permutations", n_permutations)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"Invalid value for {name!r}: expected a non-negative integer; got {value!r}.")
+    flow_iterations = check_scalar("flow_iterations", flow_iterations, int, low=0)
+    n_permutations = check_scalar("n_permutations", n_permutations, int, low=0)
     _check_option("null", null, ALIGNMENT_NULLS)
-    if isinstance(degree_bins, bool) or not isinstance(degree_bins, (int, np.integer)) or degree_bins < 1:
-        raise ValueError(
-            f"Invalid value for 'degree_bins': expected a positive integer; got {degree_bins!r}.")
-    rng = _check_random_state(random_state)
+    degree_bins = check_scalar("degree_bins", degree_bins, int, low=1)
+    rng = check_random_state(random_state)
     knn = {"k": k, "metric": metric, "symmetrize": symmetrize, "similarity": similarity}
     ga, gb = _build(a, b, dim, knn)
     in_b = set(gb.nodes.tolist())
@@ -402,7 +386,7 @@ def curvature_alignment(
         for grp in groups:
             perm[grp] = grp[rng.permutation(grp.size)]
         null_scores[r, 2:] = matched.scores(perm)[0]
-    p_value = np.full(len(ALIGNMENT_SCORES), np.nan)
+    p_value: np.ndarray = np.full(len(ALIGNMENT_SCORES), np.nan)
     if n_permutations:
         finite = np.isfinite(null_scores)
         n_valid = finite.sum(0)
@@ -459,7 +443,21 @@ def curvature_alignment(
 def system_curvature(result: xr.Dataset, system: str = "a") -> xr.Dataset:
     """One system's curvature from a :func:`curvature_alignment` result, laid out as
     :func:`ricci_curvature` lays it out ('edge' with ``source``, ``target``, ``weight``;
-    'node'), plus ``community`` over 'node'."""
+    'node'), plus ``community`` over 'node'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import (curvature_alignment, knn_graph, ricci_curvature,
+    ...                                   system_curvature)
+    >>> x = np.random.default_rng(0).normal(size=(12, 3))
+    >>> res = curvature_alignment(x, 2 * x, k=3, flow_iterations=0, n_permutations=0)
+    >>> a = system_curvature(res, "a")
+    >>> dict(a.sizes), a["edge_curvature"].values[:3].round(3)
+    ({'edge': 23, 'node': 12}, array([ 0.577,  0.49 , -0.113]))
+    >>> bool(np.allclose(a["edge_curvature"], ricci_curvature(knn_graph(x, k=3))["edge_curvature"]))
+    True
+    """
     from .._checks import _check_option
 
     _check_option("system", system, ("a", "b"))
@@ -471,7 +469,7 @@ def system_curvature(result: xr.Dataset, system: str = "a") -> xr.Dataset:
         )
     s = system
     part = result[[f"edge_curvature_{s}", f"node_curvature_{s}", f"community_{s}"]]
-    part = part.drop_vars([c for c in part.coords if not c.endswith(f"_{s}")])
+    part = part.drop_vars([c for c in part.coords if not str(c).endswith(f"_{s}")])
     names = {f"edge_curvature_{s}": "edge_curvature", f"node_curvature_{s}": "node_curvature",
              f"community_{s}": "community", f"edge_{s}": "edge", f"node_{s}": "node",
              f"source_{s}": "source", f"target_{s}": "target", f"weight_{s}": "weight",

@@ -8,7 +8,8 @@ Conventions (one place, used by every function here):
 
   - Pearson ``r_j = sum((y - ybar)(p - pbar)) / sqrt(sum((y - ybar)^2) sum((p - pbar)^2))``
   - ``R^2_j = 1 - sum((y - p)^2) / sum((y - ybar)^2)`` (sklearn's ``r2_score``; it can be
-    negative, and is NaN for a constant ``y``; ``r`` is NaN when ``y`` or ``p`` is constant).
+    negative, and is NaN for a constant ``y``; ``r`` is NaN when ``y`` or ``p`` is constant:
+    the one policy of :mod:`brainbridge._scoring`, shared with every encoder's ``score``).
 
   Concatenating gives one number per unit from all ``n`` samples (stable for small folds)
   and is what ``cross_val_predict`` + a metric gives in scikit-learn.
@@ -36,10 +37,12 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 import xarray as xr
 
 from .._align import align
-from .._checks import AssemblyError, _check_option
+from .._checks import AssemblyError, _check_option, check_random_state, check_scalar
+from .._scoring import pearson_r, r2_score
 
 logger = logging.getLogger(__name__)
 
@@ -50,40 +53,8 @@ GROUP_COORDS = ("run", "block", "trial")
 
 
 # ----------------------------------------------------------------------------------------
-# Statistics (torch kernels, float64)
+# Statistics (per-unit scores: brainbridge._scoring, float64, NaN for constant units)
 # ----------------------------------------------------------------------------------------
-
-def _columns(y: Any, p: Any) -> tuple[Any, Any]:
-    import torch
-
-    ty = torch.as_tensor(np.asarray(y, dtype=np.float64))
-    tp = torch.as_tensor(np.asarray(p, dtype=np.float64))
-    return ty, tp
-
-
-def _pearson_columns(y: Any, p: Any) -> np.ndarray:
-    """Per-column Pearson r between ``(n, k)`` arrays, in float64; NaN for a constant column."""
-    import torch
-
-    ty, tp = _columns(y, p)
-    yc = ty - ty.mean(dim=0)
-    pc = tp - tp.mean(dim=0)
-    num = (yc * pc).sum(dim=0)
-    den = torch.sqrt((yc * yc).sum(dim=0) * (pc * pc).sum(dim=0))
-    r = torch.where(den > 0, num / torch.where(den > 0, den, 1.0), torch.nan)
-    return r.numpy()
-
-
-def _r2_columns(y: Any, p: Any) -> np.ndarray:
-    """Per-column ``1 - SSE / SST`` in float64; NaN where ``y`` is constant (``SST = 0``)."""
-    import torch
-
-    ty, tp = _columns(y, p)
-    sse = ((ty - tp) ** 2).sum(dim=0)
-    sst = ((ty - ty.mean(dim=0)) ** 2).sum(dim=0)
-    r2 = torch.where(sst > 0, 1.0 - sse / torch.where(sst > 0, sst, 1.0), torch.nan)
-    return r2.numpy()
-
 
 def spearman_brown(r: Any, n: float = 2.0) -> Any:
     """Spearman-Brown prophecy: reliability of a mean of ``n`` times as many trials.
@@ -105,7 +76,7 @@ def spearman_brown(r: Any, n: float = 2.0) -> Any:
     """
     if not (isinstance(n, (int, float, np.integer, np.floating)) and n > 0):
         raise ValueError(f"Invalid value for 'n': expected a positive number; got {n!r}.")
-    r = np.asarray(r, dtype=np.float64) if not np.isscalar(r) else float(r)
+    r = np.asarray(r, dtype=np.float64) if not np.isscalar(r) else float(r)  # type: ignore[arg-type]
     return n * r / (1.0 + (n - 1.0) * r)
 
 
@@ -218,7 +189,7 @@ def _prepare(features: Mapping[str, Any], responses: Any, dim: str | None,
     ref = next((f for f in features.values() if isinstance(f, xr.DataArray)), None)
     ref_ids = None if ref is None or dim not in ref.coords else np.asarray(ref[dim].values)
     resp = _as_da(responses, "responses", dim, ("trial",), ref_ids)
-    feats = {k: _as_da(v, "features" if len(features) == 1 else f"features[{k!r}]", dim, (),
+    feats: dict[str, Any] = {k: _as_da(v, "features" if len(features) == 1 else f"features[{k!r}]", dim, (),
                        np.asarray(resp[dim].values))
              for k, v in features.items()}
     resp, group_name = _resolve_groups(resp, list(feats.values()), groups, dim)
@@ -260,7 +231,7 @@ def _splits(n: int, cv: Any, groups: np.ndarray | None, group_name: str | None, 
             rng: np.random.Generator) -> _Splits:
     from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut
 
-    n_groups = None if groups is None else np.unique(groups.astype(str)).size
+    n_groups = 0 if groups is None else np.unique(groups.astype(str)).size
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         if cv < 2:
             raise ValueError(f"Invalid value for 'cv': expected an int >= 2 folds, a "
@@ -380,8 +351,6 @@ def _unit_coords(responses: xr.DataArray) -> dict[Hashable, Any]:
 
 def _split_half(trials: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
     """``(n, t, u)`` -> ``(n_splits, u)`` Spearman-Brown corrected split-half reliabilities."""
-    import torch
-
     n_trials = trials.shape[1]
     half = n_trials // 2
     data = torch.as_tensor(trials, dtype=torch.float64)
@@ -390,7 +359,7 @@ def _split_half(trials: np.ndarray, n_splits: int, rng: np.random.Generator) -> 
         perm = torch.as_tensor(rng.permutation(n_trials))
         a = data[:, perm[:half]].mean(dim=1)
         b = data[:, perm[half: 2 * half]].mean(dim=1)
-        out[s] = spearman_brown(_pearson_columns(a.numpy(), b.numpy()))
+        out[s] = spearman_brown(pearson_r(a.numpy(), b.numpy()))
     return out
 
 
@@ -439,9 +408,7 @@ def split_half_ceiling(responses: Any, *, dim: str | None = None, n_splits: int 
     >>> bool(np.all(np.abs(rho.values - 8 / 9) < 0.05))  # var(s) / (var(s) + 1 / 8)
     True
     """
-    if not isinstance(n_splits, (int, np.integer)) or isinstance(n_splits, bool) or n_splits < 1:
-        raise ValueError(f"Invalid value for 'n_splits': expected a positive int; got "
-                         f"{n_splits!r}.")
+    n_splits = check_scalar("n_splits", n_splits, int, low=1)
     if not isinstance(responses, xr.DataArray):
         values = np.asarray(responses)
         if values.ndim != 3:
@@ -462,7 +429,7 @@ def split_half_ceiling(responses: Any, *, dim: str | None = None, n_splits: int 
                          f"2 trials; got {resp.sizes['trial']}.")
     trials = _finite(np.asarray(resp.transpose(dim, "trial", "unit").values, np.float64),
                      "responses")
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     rho = _split_half(trials, int(n_splits), rng).mean(axis=0)
     return xr.DataArray(rho, dims=("unit",), coords=_unit_coords(resp), name="ceiling",
                         attrs={"n_splits": int(n_splits), "n_trials": int(resp.sizes["trial"]),
@@ -595,15 +562,15 @@ def encoding_score(features: Any, responses: Any, *, encoder: Any = None, cv: An
     >>> bool((scores["r"] > 0.8).all()), scores["region"].values.tolist()
     (True, ['V1', 'V1', 'V4'])
     """
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     encoder = _check_encoder(encoder)
     feats, data, dim = _prepare({"features": features}, responses, dim, groups)
     x = feats["features"]
     splits = _splits(x.shape[0], cv, data.groups, data.group_name, dim, rng)
     pred = _held_out(encoder, x, data.y, splits)
     tested = splits.fold_of >= 0
-    r = _pearson_columns(data.y[tested], pred[tested])
-    r2 = _r2_columns(data.y[tested], pred[tested])
+    r = pearson_r(data.y[tested], pred[tested])
+    r2 = r2_score(data.y[tested], pred[tested])
     ceil, method = _ceiling(ceiling, data.responses, dim, rng)
     ok = np.isfinite(ceil) & (ceil > 0)
     safe = np.where(ok, ceil, 1.0)
@@ -718,7 +685,7 @@ def variance_partitioning(features: Mapping[str, Any], responses: Any, *, encode
     if bad:
         raise ValueError(f"Invalid value for 'features': space names may not be empty or contain "
                          f"'∩', '+' or '_only'; got {bad}.")
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     encoder = _check_encoder(encoder)
     feats, data, dim = _prepare({str(k): v for k, v in features.items()}, responses, dim, groups)
     n = data.y.shape[0]
@@ -730,7 +697,7 @@ def variance_partitioning(features: Mapping[str, Any], responses: Any, *, encode
         for combo in itertools.combinations(names, k):
             x = np.concatenate([feats[c] for c in combo], axis=1)
             pred = _held_out(encoder, x, data.y, splits)
-            r2[frozenset(combo)] = _r2_columns(data.y[tested], pred[tested])
+            r2[frozenset(combo)] = r2_score(data.y[tested], pred[tested])
             models.append(combo)
     parts = _partitions(names)
     variance = np.stack([_exclusive(spaces, names, r2) for _, spaces in parts])

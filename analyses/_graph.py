@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import xarray as xr
+from scipy.spatial.distance import cdist
 
-from .._checks import AssemblyError, _check_option
+from .._checks import AssemblyError, _check_option, check_scalar
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,17 @@ class Graph:
     nodes : ndarray of str, shape (n_nodes,)
         Node ids (stimulus ids, neuron names).
     directed : bool
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from brainbridge.analyses import Graph
+    >>> g = Graph.from_networkx(nx.path_graph(["a", "b", "c"]))
+    >>> g
+    <Graph: 3 nodes, 2 undirected edges>
+    >>> src, dst, length = g.edges()
+    >>> g.nodes[src].tolist(), g.nodes[dst].tolist(), length.tolist()
+    (['a', 'b'], ['b', 'c'], [1.0, 1.0])
     """
 
     weights: Any
@@ -72,7 +85,6 @@ class Graph:
     def from_networkx(cls, g: Any, weight: str = "weight") -> Graph:
         """A graph from NetworkX; edges without ``weight`` get length 1; self-loops are dropped."""
         import networkx as nx
-        import scipy.sparse as sp
 
         nodes = list(g.nodes())
         index = {n: i for i, n in enumerate(nodes)}
@@ -142,17 +154,13 @@ def knn_graph(
     >>> g.n_edges, g.weights[2, 3]
     (3, np.float64(4.0))
     """
-    import scipy.sparse as sp
-    from scipy.spatial.distance import cdist
-
     _check_option("symmetrize", symmetrize, SYMMETRIZE)
     if k is None and radius is None:
         raise ValueError(
             "Invalid value for 'k': expected a positive integer, or pass radius=; got k=None "
             "and radius=None. Give k (e.g. 10) or radius."
         )
-    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
-        raise ValueError(f"Invalid value for 'k': expected a positive integer or None; got {k!r}.")
+    k = check_scalar("k", k, int, low=1, allow_none=True)
     d, nodes = _distances(x, metric, dim, similarity, cdist)
     n = d.shape[0]
     if k is not None and k >= n:
@@ -238,9 +246,20 @@ def connectome_graph(c: xr.DataArray, *, synapse_type: str | None = None, direct
     -------
     Graph
         Nodes are the neuron names; neurons without any synapse are kept as isolated nodes.
-    """
-    import scipy.sparse as sp
 
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from brainbridge.analyses import connectome_graph
+    >>> names = ["AVAL", "AVAR", "RIML"]
+    >>> c = xr.DataArray([[0, 2, 0], [0, 0, 1], [4, 0, 0]], dims=("pre", "post"),
+    ...                  coords={"pre": names, "post": names})
+    >>> g = connectome_graph(c, weight="inverse")
+    >>> g
+    <Graph: 3 nodes, 3 directed edges>
+    >>> float(g.weights[0, 1]), float(g.weights[2, 0])  # 1 / number of synapses
+    (0.5, 0.25)
+    """
     _check_option("weight", weight, ["unweighted", "inverse", "count"])
     if not isinstance(c, xr.DataArray) or not {"pre", "post"} <= set(c.dims):
         raise AssemblyError(
@@ -275,7 +294,18 @@ def connectome_graph(c: xr.DataArray, *, synapse_type: str | None = None, direct
 
 
 def as_graph(g: Any, **knn: Any) -> Graph:
-    """Accept a Graph, a NetworkX graph, a connectome assembly or anything :func:`knn_graph` takes."""
+    """Accept a Graph, a NetworkX graph, a connectome assembly or anything :func:`knn_graph` takes.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> import numpy as np
+    >>> from brainbridge.analyses import as_graph
+    >>> as_graph(nx.cycle_graph(4))
+    <Graph: 4 nodes, 4 undirected edges>
+    >>> as_graph(np.array([[0.0], [1.0], [3.0]]), k=1)
+    <Graph: 3 nodes, 2 undirected edges>
+    """
     if isinstance(g, Graph):
         return g
     if hasattr(g, "adj") and hasattr(g, "edges") and hasattr(g, "nodes"):

@@ -12,6 +12,8 @@ import functools
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
 
 
 @functools.cache
@@ -25,7 +27,20 @@ def _compiled() -> Any:
 
 
 def dijkstra_rows(w: Any, sources: np.ndarray, limits: np.ndarray) -> np.ndarray:
-    """Rows of shortest-path lengths (``inf`` beyond each source's limit) of the CSR graph ``w``."""
+    """Rows of shortest-path lengths (``inf`` beyond each source's limit) of the CSR graph ``w``.
+
+    Examples
+    --------
+    A path ``0 -1- 1 -2- 2``, searched up to length 2.5 from nodes 0 and 2:
+
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from brainbridge.analyses._graph_kernels import dijkstra_rows
+    >>> w = sp.csr_array(np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 2.0], [0.0, 2.0, 0.0]]))
+    >>> dijkstra_rows(w, np.array([0, 2]), np.array([2.5, 2.5]))
+    array([[ 0.,  1., inf],
+           [inf,  2.,  0.]])
+    """
     n = w.shape[0]
     kernels = _compiled()
     if kernels is not None:
@@ -39,14 +54,13 @@ def dijkstra_rows(w: Any, sources: np.ndarray, limits: np.ndarray) -> np.ndarray
             order = np.lexsort((w.data, row))  # each row's arcs by length: stop at the limit
             return kernels.bucket_rows(args[0], args[1][order], args[2][order], *args[3:], width)
         return kernels.heap_rows(*args)
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import dijkstra
 
     m = sp.csr_matrix((w.data, w.indices.astype(np.int32), w.indptr.astype(np.int32)), shape=w.shape)
     return np.asarray(dijkstra(m, directed=True, indices=sources, limit=float(limits.max())))
 
 
-def pack_reduced(src, dst, s_sup, t_sup, row_of, dist) -> tuple[np.ndarray, ...]:
+def pack_reduced(src, dst, s_sup, t_sup, row_of, dist) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The transport problem of every edge ``x -> y``, reduced to net masses.
 
     W1 with a metric cost depends on ``m_x - m_y`` only (Kantorovich-Rubinstein), so the

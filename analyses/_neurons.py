@@ -17,10 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import ortho_group
 
 from .._align import align
-from .._checks import _check_option
+from .._checks import _check_option, check_random_state, check_scalar
 from .._config import resolve_device
 from .._linalg import matmul
 
@@ -124,8 +127,6 @@ def _accumulate(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dev: Any,
     The shift is the first chunk's per-unit mean unless given (the distributed path gives
     every block the same one, so the blocks' sums add up).
     """
-    import torch
-
     acc: dict[str, Any] = {}
     for xa, yb in chunks:
         dtype = torch.float32 if (xa.dtype == np.float32 and yb.dtype == np.float32) else torch.float64
@@ -164,8 +165,6 @@ def _check_enough(acc: dict[str, Any]) -> dict[str, Any]:
 
 def _corr_rows(acc: dict[str, Any], rows: slice) -> Any:
     """Rows ``rows`` of the correlation matrix (float64), NaN where a unit has zero variance."""
-    import torch
-
     n = acc["n"]
     vx = n * acc["sxx"][rows] - acc["sx"][rows] ** 2
     vy = n * acc["syy"] - acc["sy"] ** 2
@@ -188,8 +187,6 @@ def _baseline_permutation(q: int, n: int | None, rng: np.random.Generator) -> di
 
 
 def _baseline_rotation(q: int, n: int | None, rng: np.random.Generator) -> dict[str, Any]:
-    from scipy.stats import ortho_group
-
     rot = ortho_group.rvs(q, random_state=rng) if q > 1 else np.ones((1, 1))
     return {"rotation": rot}
 
@@ -208,8 +205,6 @@ BASELINES: dict[str, Callable[..., dict[str, Any]]] = {
 
 def _transform(spec: dict[str, Any]) -> Callable[[Any], Any] | None:
     """The change made to each chunk of b by a baseline (rotation or gaussian), or None."""
-    import torch
-
     if "rotation" in spec:
         rot = spec["rotation"]
 
@@ -256,8 +251,6 @@ def _correlate_distributed(client: Any, a: Any, b: Any, chunk_size: int, device:
     float64 sums add up to exactly what the local loop accumulates. Dask-backed inputs are
     computed on the workers (``client.compute`` per block); numpy inputs are scattered.
     """
-    import torch
-
     if b is None:
         raise ValueError(
             "Invalid value for 'client': a dask.distributed client needs array inputs (numpy, "
@@ -307,8 +300,6 @@ def _unit_ids(ids: np.ndarray | None, n: int) -> np.ndarray:
 
 def _result(acc: dict[str, Any], ids_a: np.ndarray, ids_b: np.ndarray, top_k: int | None,
             prefix: str) -> dict[str, Any]:
-    import torch
-
     p, q = acc["sxy"].shape
     if top_k is None:
         r = _corr_rows(acc, slice(0, p)).cpu().numpy()
@@ -391,14 +382,8 @@ def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_si
     >>> bool(np.allclose(ds.r.values, np.corrcoef(x.T, x[:, ::-1].T)[:3, 3:]))
     True
     """
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(
-            f"Invalid value for 'chunk_size': expected a positive integer; got {chunk_size!r}."
-        )
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
-        raise ValueError(
-            f"Invalid value for 'top_k': expected None or a positive integer; got {top_k!r}."
-        )
+    chunk_size = check_scalar("chunk_size", chunk_size, int, low=1)
+    top_k = check_scalar("top_k", top_k, int, low=1, allow_none=True)
     if baseline is not None:
         _check_option("baseline", baseline, list(BASELINES))
     if client is not None and not callable(getattr(client, "submit", None)):
@@ -413,7 +398,7 @@ def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_si
         )
     if b is None and baseline is not None:
         a = list(a)  # an iterable is read twice: once for r, once for the baseline
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     xa, yb, ids_a, ids_b = _prepare(a, b, dim)
     acc = _correlate(xa, yb, chunk_size, device, {}, client)
     p, q = acc["sxy"].shape
@@ -456,8 +441,6 @@ def _match_mutual(r: np.ndarray) -> np.ndarray:
 
 
 def _match_hungarian(r: np.ndarray) -> np.ndarray:
-    from scipy.optimize import linear_sum_assignment
-
     rows, cols = linear_sum_assignment(np.nan_to_num(r, nan=-2.0), maximize=True)
     out = np.full(r.shape[0], -1)
     out[rows] = cols
@@ -472,7 +455,7 @@ MATCH_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 100,
+def match_units(a: Any, b: Any = None, *, method: str = "best", n_permutations: int = 100,
                 dim: str = "stimulus", chunk_size: int = 4096, device: Any = "auto",
                 random_state: Any = None, client: Any = None) -> xr.Dataset:
     """Match each unit of ``a`` to a unit of ``b`` by correlation, with permutation p-values.
@@ -481,17 +464,17 @@ def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 10
     neurons, Dravid et al. 2023: ``j = argmax r_i.`` and ``i = argmax r_.j``); ``"hungarian"``
     (one-to-one assignment maximising ``sum r_ij``, scipy ``linear_sum_assignment``).
 
-    The null: ``n_null`` times, b's samples are permuted and the correlation recomputed; the
-    null value for unit ``i`` is its best ``max_j r_ij`` in the permuted data (a max over all
-    partners, so it is valid, and conservative, for every method). ``p_i = (1 + #{null >=
-    r_i}) / (1 + n_null)``.
+    The null: ``n_permutations`` times, b's samples are permuted and the correlation
+    recomputed; the null value for unit ``i`` is its best ``max_j r_ij`` in the permuted data
+    (a max over all partners, so it is valid, and conservative, for every method).
+    ``p_i = (1 + #{null >= r_i}) / (1 + n_permutations)``.
 
     Parameters
     ----------
     a, b : as in :func:`neuron_correlation`, or ``a`` a precomputed ``(unit_a, unit_b)``
-        correlation DataArray and ``b`` None (then ``n_null`` must be 0).
+        correlation DataArray and ``b`` None (then ``n_permutations`` must be 0).
     method : {"best", "mutual", "hungarian"}, default="best"
-    n_null : int, default=100
+    n_permutations : int, default=100
         Permutations for the p-values; 0 skips them (``p`` is NaN).
     dim, chunk_size, device, random_state, client : as in :func:`neuron_correlation`.
 
@@ -499,32 +482,31 @@ def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 10
     -------
     Dataset
         Over ``unit_a``: ``partner`` (unit id of b, ``""`` when unmatched), ``r`` and ``p``
-        (NaN when unmatched); attrs ``method``, ``n_null``.
+        (NaN when unmatched); attrs ``method``, ``n_permutations``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from brainbridge.analyses import match_units
     >>> x = np.random.default_rng(0).normal(size=(200, 3))
-    >>> match_units(x, x[:, [2, 0, 1]], n_null=9, random_state=0).partner.values.tolist()
+    >>> match_units(x, x[:, [2, 0, 1]], n_permutations=9,
+    ...             random_state=0).partner.values.tolist()
     ['1', '2', '0']
     """
     _check_option("method", method, list(MATCH_METHODS))
-    if not isinstance(n_null, (int, np.integer)) or n_null < 0:
-        raise ValueError(
-            f"Invalid value for 'n_null': expected a non-negative integer; got {n_null!r}."
-        )
-    rng = np.random.default_rng(random_state)
+    n_permutations = check_scalar("n_permutations", n_permutations, int, low=0)
+    rng = check_random_state(random_state)
     if isinstance(a, xr.DataArray) and b is None:
         if set(a.dims) != {"unit_a", "unit_b"}:
             raise ValueError(
                 "Invalid value for 'a': expected a correlation DataArray with dims ('unit_a', "
                 f"'unit_b') when b is None; got dims {tuple(a.dims)}. Pass both assemblies."
             )
-        if n_null:
+        if n_permutations:
             raise ValueError(
-                "Invalid value for 'n_null': a precomputed correlation matrix has no samples to "
-                f"permute; got n_null={n_null}. Pass n_null=0, or pass both assemblies."
+                "Invalid value for 'n_permutations': a precomputed correlation matrix has no "
+                f"samples to permute; got n_permutations={n_permutations}. Pass "
+                "n_permutations=0, or pass both assemblies."
             )
         r_da = a.transpose("unit_a", "unit_b")
     else:
@@ -537,20 +519,20 @@ def match_units(a: Any, b: Any = None, *, method: str = "best", n_null: int = 10
     idx = MATCH_METHODS[method](r)
     matched = idx >= 0
     r_match = np.where(matched, r[np.arange(len(idx)), np.maximum(idx, 0)], np.nan)
-    p = np.full(len(idx), np.nan)
-    if n_null:
+    p: np.ndarray = np.full(len(idx), np.nan)
+    if n_permutations:
         xa, yb, _, _ = _prepare(a, b, dim)
         exceed = np.zeros(len(idx))
-        for _ in range(n_null):
+        for _ in range(n_permutations):
             n = None if yb is None else yb.shape[0]
             acc = _correlate(xa, yb, chunk_size, device, _baseline_permutation(0, n, rng), client)
             null = _corr_rows(acc, slice(0, acc["sxy"].shape[0])).cpu().numpy()
             null_max = np.nanmax(np.where(np.isnan(null), -np.inf, null), axis=1)
             exceed += null_max >= r_match
-        p = np.where(matched, (1 + exceed) / (1 + n_null), np.nan)
+        p = np.where(matched, (1 + exceed) / (1 + n_permutations), np.nan)
     partner = np.where(matched, ids_b[np.maximum(idx, 0)], "")
     return xr.Dataset(
         {"partner": ("unit_a", partner), "r": ("unit_a", r_match), "p": ("unit_a", p)},
         coords={"unit_a": np.asarray(r_da["unit_a"].values)},
-        attrs={"method": method, "n_null": int(n_null)},
+        attrs={"method": method, "n_permutations": int(n_permutations)},
     )

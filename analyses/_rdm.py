@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 
 from .._checks import AssemblyError, _check_option, _soft_import, _validate_type
@@ -49,8 +50,6 @@ def _gram(a: Any, b: Any = None) -> Any:
     On the CPU the symmetric case goes through numpy, whose ``a @ a.T`` calls BLAS
     ``syrk`` (half the flops of torch's ``gemm``); the values are the same product.
     """
-    import torch
-
     if b is None and a.device.type == "cpu" and _NUMPY_SYRK:
         an = a.numpy()
         lead = an.shape[:-2]
@@ -77,8 +76,6 @@ def _k_sqeuclidean(t: Any, ctx: dict) -> Any:
 
 
 def _k_mahalanobis(t: Any, ctx: dict) -> Any:
-    import torch
-
     prec = ctx["precision"]
     if prec is None:
         k = _gram(t)
@@ -101,8 +98,6 @@ def _k_cosine(t: Any, ctx: dict) -> Any:
 
 
 def _k_poisson(t: Any, ctx: dict) -> Any:
-    import torch
-
     lam, weight = ctx["prior_lambda"], ctx["prior_weight"]
     m = (t + lam * weight) / (1.0 + weight)
     if bool((m <= 0).any()):
@@ -126,8 +121,6 @@ def _k_crossnobis(t: Any, ctx: dict) -> Any:
     is ``(T P T^T - sum_f M_f P M_f^T) / (F (F - 1))``: one pass over the partitions,
     memory ``O(U^2 + F S U)``.
     """
-    import torch
-
     n_folds = t.shape[-2]
     m = t.transpose(-2, -3)  # (..., F, S, U)
     white = ctx["whiten"]
@@ -184,14 +177,10 @@ def _cov_full(r: Any, dof: float) -> Any:
 
 
 def _cov_diag(r: Any, dof: float) -> Any:
-    import torch
-
     return torch.diag_embed((r * r).sum(dim=-2) / dof)
 
 
 def _cov_shrinkage_eye(r: Any, dof: float) -> Any:
-    import torch
-
     n, p = r.shape[-2], r.shape[-1]
     s_sum, s2_sum = _moments(r)
     s = s_sum / n
@@ -205,8 +194,6 @@ def _cov_shrinkage_eye(r: Any, dof: float) -> Any:
 
 
 def _cov_shrinkage_diag(r: Any, dof: float) -> Any:
-    import torch
-
     n, p = r.shape[-2], r.shape[-1]
     s_sum, s2_sum = _moments(r)
     s = s_sum / dof
@@ -238,8 +225,6 @@ def _spd_inverse(cov: Any) -> Any:
     (``torch.cholesky_inverse`` took 3.7 s for 2000 x 2000 on our 2-core CPU; solving
     against the identity takes 0.35 s.)
     """
-    import torch
-
     chol, info = torch.linalg.cholesky_ex(cov)
     if bool((info == 0).all()):
         eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
@@ -260,8 +245,6 @@ def _prec_shrinkage_diag_lowrank(r: Any, dof: float) -> Any | None:
     third of the flops of factorising the ``units x units`` matrix. Returns None when
     ``lambda`` is 0 (the shrunk covariance is then singular) so the caller falls back.
     """
-    import torch
-
     n, p = r.shape[-2], r.shape[-1]
     v = (r * r).sum(dim=-2) / dof
     b = r / v.sqrt().unsqueeze(-2)
@@ -329,8 +312,6 @@ def noise_precision(residuals: Any, *, method: str = "shrinkage_diag", dof: int 
     >>> noise_precision(res, device="cpu").shape
     (4, 4)
     """
-    import torch
-
     method = _check_option("method", method, NOISE_METHODS)
     values, unit_ids = _residual_matrix(residuals)
     dev = resolve_device(device)
@@ -457,6 +438,11 @@ def _check_args(x: xr.DataArray, method: str, spec: _Method, dim: str, cv_dim: s
                 f"'x' is missing dim {name!r}; it has dims {tuple(x.dims)}. "
                 + ("Pass dim=<the condition dim>." if name == dim else
                    "Rename the channel / neuron dim to 'unit'."))
+    if x.sizes[dim] < 2:
+        raise ValueError(
+            f"Invalid value for 'x': an RDM needs at least 2 conditions along {dim!r} (a "
+            f"dissimilarity compares two patterns); got {x.sizes[dim]}. Give x two or more "
+            "stimuli, or pass dim= the dim that holds the conditions.")
     if spec.cv and cv_dim is None:
         raise ValueError(
             f"method={method!r} needs 'cv_dim': the dim of x holding independent partitions "
@@ -510,8 +496,6 @@ def _check_args(x: xr.DataArray, method: str, spec: _Method, dim: str, cv_dim: s
 
 def _precision_tensor(noise: Any, xs: xr.DataArray, batch: list[str], dev: Any) -> Any:
     """The given precision as a tensor broadcastable to ``(*batch, U, U)``."""
-    import torch
-
     n_units = xs.sizes["unit"]
     if isinstance(noise, xr.DataArray):
         if not {"unit", "unit_"} <= set(noise.dims) or not set(noise.dims) <= {
@@ -619,8 +603,6 @@ def rdm(x: Any, *, method: str = "correlation", dim: str = "stimulus", cv_dim: s
     >>> bool((r == r.T).all()), float(r[0, 0])
     (True, 0.0)
     """
-    import torch
-
     method = _check_option("method", method, RDM_METHODS)
     spec = RDM_METHODS[method]
     _validate_type("dim", dim, str, "a dim name (str)")
@@ -663,8 +645,6 @@ def rdm(x: Any, *, method: str = "correlation", dim: str = "stimulus", cv_dim: s
 def _set_noise(ctx: dict, noise: Any, xs: xr.DataArray, t: Any, batch: list[str], dim: str,
                cv_dim: str | None, dev: Any) -> None:
     """Put the noise model in ``ctx``: a precision and/or a whitening function."""
-    import torch
-
     if noise is None or not isinstance(noise, str):
         prec = None if noise is None else _precision_tensor(noise, xs, batch, dev)
         ctx["precision"] = prec
@@ -798,7 +778,7 @@ def to_rsatoolbox_rdms(r: xr.DataArray) -> Any:
     method = r.attrs.get("method")
     descriptors = {"brainbridge_method": method, "brainbridge_batch_dims": list(batch),
                    "brainbridge_dim": d0}
-    return rdms_mod.RDMs(values, dissimilarity_measure=_RSATOOLBOX_MEASURE.get(method, method),
+    return rdms_mod.RDMs(values, dissimilarity_measure=_RSATOOLBOX_MEASURE.get(str(method), method),
                          descriptors=descriptors, rdm_descriptors=rdm_desc or None,
                          pattern_descriptors=pattern)
 

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as _st
 
-from .._checks import AssemblyError, _check_dims, _check_option
+from .._checks import AssemblyError, _check_dims, _check_option, check_random_state, check_scalar
 
 logger = logging.getLogger(__name__)
 
@@ -109,13 +109,13 @@ def _split(r: np.ndarray, lab: np.ndarray, target: Any) -> tuple[np.ndarray, np.
     return r[hit], r[~hit]
 
 
-def _dprime(r, lab, target):
+def _dprime(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
     (m1, v1, _), (m0, v0, _) = (_moments(a) for a in _split(r, lab, target))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {"score": (m1 - m0) / np.sqrt((v1 + v0) / 2)}
 
 
-def _csi(r, lab, target):
+def _csi(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
     if np.nanmin(r) < 0:
         raise ValueError(
             "Invalid value for 'x': method 'csi' needs non-negative responses; got a minimum "
@@ -127,7 +127,7 @@ def _csi(r, lab, target):
         return {"score": (m1 - m0) / (m1 + m0)}
 
 
-def _welch(r, lab, target):
+def _welch(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
     (m1, v1, n1), (m0, v0, n0) = (_moments(a) for a in _split(r, lab, target))
     with np.errstate(divide="ignore", invalid="ignore"):
         s1, s0 = v1 / n1, v0 / n0
@@ -137,7 +137,7 @@ def _welch(r, lab, target):
     return {"score": t, "df": df, "p": p, "q": _bh(p)}
 
 
-def _anova(r, lab, target):
+def _anova(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
     classes = np.unique(lab)
     k = classes.size
     grand, _, n = _moments(r)
@@ -161,11 +161,11 @@ def _sparseness(r: np.ndarray, axis: int) -> np.ndarray:
         return (1 - a / b) / (1 - 1 / n)
 
 
-def _lifetime(r, lab, target):
+def _lifetime(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
     return {"score": _sparseness(r, 0)}
 
 
-def _population(r, lab, target):
+def _population(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
     return {"score": _sparseness(r, 1)}
 
 
@@ -296,11 +296,7 @@ def selectivity(
                     f"Invalid value for {name!r}: method {method!r} does not use it; got "
                     f"{value!r}. Leave {name}=None."
                 )
-    if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
-        raise ValueError(
-            f"Invalid value for 'n_permutations': expected a non-negative integer; got "
-            f"{n_permutations!r}."
-        )
+    n_permutations = check_scalar("n_permutations", n_permutations, int, low=0)
     if n_permutations and not needs_labels:
         raise ValueError(
             f"Invalid value for 'n_permutations': method {method!r} has no labels to shuffle; "
@@ -310,6 +306,7 @@ def selectivity(
         raise ValueError(f"Invalid value for 'alpha': expected a number in (0, 1); got {alpha!r}.")
     out = fn(r, lab, target)
     if n_permutations:
+        assert lab is not None  # n_permutations needs labels (checked above)
         out.update(_permutation_null(fn, r, lab, target, out["score"], _family(x, family),
                                      n_permutations, alpha, random_state, progress))
     coords = _unit_coords(x) if over == "unit" else _dim_coords(x, dim)
@@ -336,17 +333,19 @@ def _family(x: xr.DataArray, family: str | None) -> np.ndarray:
 
 
 def _permutation_null(fn: Callable[..., dict[str, np.ndarray]], r: np.ndarray, lab: np.ndarray,
-                      target: Any, score: np.ndarray, fam: np.ndarray, n_perm: int, alpha: float,
-                      random_state: Any, progress: bool | None) -> dict[str, np.ndarray]:
+                      target: Any, score: np.ndarray, fam: np.ndarray, n_permutations: int,
+                      alpha: float, random_state: Any, progress: bool | None
+                      ) -> dict[str, np.ndarray]:
     """Per-unit and family-wise (max-statistic) permutation p-values and bars."""
     from tqdm.auto import tqdm
 
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     obs = np.abs(score)
     n_fam = int(fam.max()) + 1
     exceed = np.zeros(obs.shape)
-    null_max = np.empty((n_perm, n_fam))
-    for i in tqdm(range(n_perm), desc="permutations", disable=None if progress is None else not progress):
+    null_max = np.empty((n_permutations, n_fam))
+    for i in tqdm(range(n_permutations), desc="permutations",
+                  disable=None if progress is None else not progress):
         null = np.abs(fn(r, rng.permutation(lab), target)["score"])
         with np.errstate(invalid="ignore"):
             exceed += null >= obs
@@ -358,12 +357,12 @@ def _permutation_null(fn: Callable[..., dict[str, np.ndarray]], r: np.ndarray, l
     fwe = np.empty(obs.shape)
     for f in range(n_fam):  # #{max |s*| >= |s|} per unit, by binary search in its family's maxima
         m = fam == f
-        fwe[m] = n_perm - np.searchsorted(ordered[:, f], obs[m], side="left")
+        fwe[m] = n_permutations - np.searchsorted(ordered[:, f], obs[m], side="left")
     with np.errstate(invalid="ignore"):
         nan = np.isnan(obs)
         return {
-            "p_perm": np.where(nan, np.nan, (1 + exceed) / (1 + n_perm)),
-            "p_fwe": np.where(nan, np.nan, (1 + fwe) / (1 + n_perm)),
+            "p_perm": np.where(nan, np.nan, (1 + exceed) / (1 + n_permutations)),
+            "p_fwe": np.where(nan, np.nan, (1 + fwe) / (1 + n_permutations)),
             "threshold": threshold,
             "significant": obs > threshold,
         }
@@ -395,10 +394,7 @@ def top_stimuli(x: xr.DataArray, k: int = 5, *, dim: str = "stimulus") -> xr.Dat
     """
     r = _as_array(x, "x", (dim, "unit"))
     n = r.shape[0]
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n:
-        raise ValueError(
-            f"Invalid value for 'k': expected an integer in [1, {n}] (the size of {dim!r}); got {k!r}."
-        )
+    k = check_scalar("k", k, int, low=1, high=n, what=f"at most the size of {dim!r}")
     key = np.where(np.isnan(r), -np.inf, r)
     order = np.argsort(-key, axis=0, kind="stable")[:k].T  # (unit, k)
     ids = np.asarray(x[dim].values)[order]

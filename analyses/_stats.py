@@ -17,11 +17,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 import xarray as xr
 from scipy.stats import rankdata
 
-from .._checks import AssemblyError, _check_option
+from .._checks import AssemblyError, _check_option, check_random_state, check_scalar
 from .._config import torch_threads
+from .._scoring import zscore
 from ._compare import COMPARE_ALIASES, COMPARE_METHODS, _as_square
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ def _rms_scale(v: np.ndarray) -> np.ndarray:
 
 
 def _zscore(v: np.ndarray) -> np.ndarray:
-    return (v - v.mean(axis=1, keepdims=True)) / v.std(axis=1, keepdims=True)
+    """Rows z-scored (population std); a constant row becomes 0 (brainbridge._scoring.zscore)."""
+    return zscore(v, axis=1)
 
 
 def _ranks(v: np.ndarray) -> np.ndarray:
@@ -68,6 +71,17 @@ def pool_rdms(vectors: np.ndarray, *, method: str = "spearman") -> np.ndarray:
     """Average RDM vectors ``(n_rdm, n_pairs)`` into the RDM that best predicts them under ``method``.
 
     Pairs that are NaN in any vector are left out and stay NaN (rsatoolbox ``pool_rdm``).
+
+    Examples
+    --------
+    Under Spearman comparisons the pooled RDM is the mean rank of each pair:
+
+    >>> import numpy as np
+    >>> from brainbridge.analyses import pool_rdms
+    >>> pool_rdms([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])
+    array([1.5, 1.5, 3. ])
+    >>> pool_rdms([[1.0, np.nan, 3.0], [2.0, 1.0, 3.0]])
+    array([ 1., nan,  2.])
     """
     method = _method(method)
     vectors = np.asarray(vectors, dtype=float)
@@ -107,8 +121,6 @@ def _compare_vectors(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     Pairs that are NaN in any vector are left out. Calls the comparison kernels of
     :func:`compare_rdms` directly (no labels), which keeps bootstrap loops fast.
     """
-    import torch
-
     keep = ~(np.isnan(a).any(axis=0) | np.isnan(b).any(axis=0))
     if method in ("cosine_cov", "corr_cov") and not keep.all():
         raise ValueError(
@@ -126,7 +138,15 @@ def _upper(square: np.ndarray) -> np.ndarray:
 
 
 class NoiseCeiling(NamedTuple):
-    """Bounds on the best score any model can reach given the spread between subjects."""
+    """Bounds on the best score any model can reach given the spread between subjects.
+
+    Examples
+    --------
+    >>> from brainbridge.analyses import NoiseCeiling
+    >>> nc = NoiseCeiling(lower=0.64, upper=0.81)
+    >>> nc.upper - nc.lower
+    0.17...
+    """
 
     lower: float
     upper: float
@@ -166,6 +186,19 @@ def noise_ceiling(rdms: Any, *, method: str = "spearman", dim: str | None = "sub
         The comparison method the models will be scored with.
     dim : str or None, default="subject"
         The dim holding the subjects.
+
+    Examples
+    --------
+    Four subjects see one signal through independent noise:
+
+    >>> import numpy as np
+    >>> from brainbridge.analyses import noise_ceiling
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.standard_normal((6, 10))
+    >>> rdms = np.stack([1 - np.corrcoef(signal + rng.standard_normal((6, 10))) for _ in range(4)])
+    >>> nc = noise_ceiling(rdms)
+    >>> round(nc.lower, 3), round(nc.upper, 3)
+    (0.64, 0.808)
     """
     method = _method(method)
     values, _, _ = _stack(rdms, "rdms", dim)
@@ -178,7 +211,8 @@ def _score(models: np.ndarray, data: np.ndarray, method: str) -> np.ndarray:
 
 
 def _ceiling(data: np.ndarray, method: str) -> tuple[float, float]:
-    return tuple(_noise_ceiling_vectors(_upper(data), method))
+    lower, upper = _noise_ceiling_vectors(_upper(data), method)
+    return lower, upper
 
 
 def _masked_ranks(x: np.ndarray, wf: np.ndarray) -> np.ndarray:
@@ -261,16 +295,6 @@ def _resample(square: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_random_state(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, (int, np.integer)):
-        return np.random.default_rng(random_state)
-    raise TypeError(
-        "Invalid type for 'random_state': expected an int, a numpy Generator or None; got "
-        f"{type(random_state).__name__}.")
-
-
 def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int = 1000,
               over: str = "stimulus", dim: str | None = "subject", ci: float = 0.95,
               noise_ceiling_samples: bool = True, random_state: Any = None,
@@ -310,14 +334,31 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
         (model, model_; two-sided bootstrap p of a score difference), and
         ``noise_lower`` / ``noise_upper`` (full data) with their samples ``boot_noise``
         (sample, bound). Plot with :func:`plot_model_comparison`.
+
+    Examples
+    --------
+    The RDM of the shared signal scores higher than that of unrelated noise:
+
+    >>> import numpy as np
+    >>> from brainbridge.analyses import bootstrap
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.standard_normal((6, 10))
+    >>> rdms = np.stack([1 - np.corrcoef(signal + rng.standard_normal((6, 10))) for _ in range(4)])
+    >>> models = np.stack([1 - np.corrcoef(signal), 1 - np.corrcoef(rng.standard_normal((6, 10)))])
+    >>> res = bootstrap(models, rdms, n_boot=200, random_state=0)
+    >>> res["score"].values.round(2)
+    array([0.74, 0.16])
+    >>> round(float(res["noise_lower"]), 2), round(float(res["noise_upper"]), 2)
+    (0.64, 0.81)
     """
     from tqdm.auto import tqdm
 
     method = _method(method)
     _check_option("over", over, ["stimulus", "subject"])
-    rng = _check_random_state(random_state)
-    if not 0 < ci < 1:
-        raise ValueError(f"Invalid value for 'ci': expected a fraction in (0, 1); got {ci!r}.")
+    rng = check_random_state(random_state)
+    n_boot = check_scalar("n_boot", n_boot, int, low=1)
+    ci = check_scalar("ci", ci, float, low=0, high=1, closed="neither",
+                      what="coverage of the confidence intervals")
     model_sq, model_labels, model_da = _stack(models, "models", None)
     if model_da.ndim == 3:  # label the models by their batch coord (e.g. layer names)
         first = str(model_da.dims[0])
@@ -389,28 +430,56 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
 
 
 class PermutationResult(NamedTuple):
-    """Observed statistic, its permutation p-value and the null samples."""
+    """Observed statistic, its permutation p-value and the null samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import PermutationResult
+    >>> res = PermutationResult(statistic=0.5, p_value=0.01, null=np.zeros(99))
+    >>> res.p_value, res.null.size
+    (0.01, 99)
+    """
 
     statistic: float
     p_value: float
     null: np.ndarray
 
 
-def permutation_test(a: Any, b: Any, *, method: str = "spearman", n_perm: int = 1000,
+def permutation_test(a: Any, b: Any, *, method: str = "spearman", n_permutations: int = 1000,
                      random_state: Any = None) -> PermutationResult:
     """Test whether two RDMs are related by permuting the stimulus labels of one of them.
 
     The null distribution compares ``a`` with ``b`` whose rows and columns are permuted
-    together (Mantel test). ``p = (1 + #{null >= observed}) / (1 + n_perm)`` (one-sided:
-    similarity larger than chance).
+    together (Mantel test). ``p = (1 + #{null >= observed}) / (1 + n_permutations)``
+    (one-sided: similarity larger than chance).
 
     Parameters
     ----------
     a, b : DataArray (stimulus, stimulus_) or array (k, k)
         One RDM each, over the same stimuli.
+    method : str, default="spearman"
+        Comparison method (see :func:`compare_rdms`).
+    n_permutations : int, default=1000
+        Permutations in the null distribution.
+    random_state : int, Generator or None
+        Seeds the permutations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import permutation_test
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.standard_normal((6, 10))
+    >>> a = 1 - np.corrcoef(signal)
+    >>> b = 1 - np.corrcoef(signal + rng.standard_normal((6, 10)))
+    >>> res = permutation_test(a, b, random_state=0)
+    >>> round(res.statistic, 2), round(res.p_value, 3), res.null.shape
+    (0.69, 0.015, (1000,))
     """
     method = _method(method)
-    rng = _check_random_state(random_state)
+    rng = check_random_state(random_state)
+    n_permutations = check_scalar("n_permutations", n_permutations, int, low=1)
     sa, _, _ = _stack(a, "a", None)
     sb, _, _ = _stack(b, "b", None)
     if sa.shape[0] != 1 or sb.shape[0] != 1:
@@ -418,10 +487,10 @@ def permutation_test(a: Any, b: Any, *, method: str = "spearman", n_perm: int = 
             f"permutation_test compares one RDM with one RDM; got {sa.shape[0]} and "
             f"{sb.shape[0]}. Select one, e.g. rdms.sel(layer=...).")
     n = sb.shape[-1]
-    perms = np.stack([rng.permutation(n) for _ in range(n_perm)])
+    perms = np.stack([rng.permutation(n) for _ in range(n_permutations)])
     permuted = sb[0][perms[:, :, None], perms[:, None, :]]
     with torch_threads(1):
         observed = float(_compare_vectors(_upper(sa), _upper(sb), method)[0, 0])
         null = _compare_vectors(_upper(sa), _upper(permuted), method)[0]
-    p = (1 + np.sum(null >= observed)) / (1 + n_perm)
+    p = (1 + np.sum(null >= observed)) / (1 + n_permutations)
     return PermutationResult(observed, float(p), null)

@@ -42,8 +42,13 @@ LIF_OPTIONS = {"beta": 0.99}
 
 
 def _task(name, kwargs):
-    from brainbridge.snn._tasks import TASKS
+    from brainbridge.snn import TASKS
 
+    if name == "grasshopper":  # the task takes the recording
+        from brainbridge.loaders import load_grasshopper
+
+        kwargs = {"recording": load_grasshopper(kwargs.get("condition", 1)),
+                  **{k: v for k, v in kwargs.items() if k != "condition"}}
     return TASKS[name](**kwargs)
 
 
@@ -51,17 +56,17 @@ def run(job):
     """Train one model; return its final test metric and settings."""
     import torch
 
-    from brainbridge.snn._tasks import build_model
+    from brainbridge.snn import build_model
     from brainbridge.snn._train import forward_sequence, train
 
     torch.set_num_threads(1)
     section, task_name, task_kwargs, model_name, cfg, seed = job
     task = _task(task_name, task_kwargs)
     options = LIF_OPTIONS if model_name == "lif" else {}
-    model = build_model(model_name, task, hidden=cfg["hidden"], seed=seed, **options)
+    model = build_model(model_name, task, hidden=cfg["hidden"], random_state=seed, **options)
     t0 = time.perf_counter()
     metrics = train(model, task, epochs=cfg["epochs"], lr=cfg["lr"], batch_size=cfg["batch_size"],
-                    clip_grad_norm=1.0, seed=seed, device="cpu", progress=False)
+                    clip_grad_norm=1.0, random_state=seed, device="cpu", progress=False)
     seconds = time.perf_counter() - t0
     out = {"section": section, "task": task.name, "model": model_name, "seed": seed,
            "seconds": seconds, "metric": task.metric,
@@ -78,11 +83,11 @@ def run(job):
 
 def _gammas(task, log_rate, seed):
     """Gamma (exact and linear chance terms) of 10 spike trains drawn from log_rate."""
-    from brainbridge.snn._tasks import coincidence_factor, sample_spikes
+    from brainbridge.snn import coincidence_factor, sample_spikes
 
     data = task.y_test.numpy()[:, 0, 0]
     valid = np.isfinite(data)
-    draws = sample_spikes(np.asarray(log_rate)[:, 0, 0][valid], n_samples=10, seed=seed)
+    draws = sample_spikes(np.asarray(log_rate)[:, 0, 0][valid], n_samples=10, random_state=seed)
     kw = dict(delta=task.options["delta"], dt=task.dt)
     exact = [coincidence_factor(s, data[valid], expected="poisson", **kw) for s in draws]
     linear = [coincidence_factor(s, data[valid], expected="linear", **kw) for s in draws]
@@ -99,16 +104,18 @@ def main() -> None:
 
     import torch
 
-    from brainbridge.snn._tasks import fit_lnp, grasshopper_task
+    from brainbridge.encoders import fit_lnp
+    from brainbridge.loaders import load_grasshopper
+    from brainbridge.snn import grasshopper_task
 
     print(f"brainbridge report_snn: seed {seed}, {args.jobs} worker processes x 1 torch thread, "
           f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores")
-    mem_kwargs = dict(n_train=512, n_test=256, seed=seed)
+    mem_kwargs = dict(n_train=512, n_test=256, random_state=seed)
     jobs = []
     for order in ("row", "pixel"):
         for model in ("lif", "elm"):
-            jobs.append(("digits", "digits", {"order": order, "seed": seed}, model, DIGITS, seed))
+            jobs.append(("digits", "digits", {"order": order, "random_state": seed}, model, DIGITS, seed))
     for h in HORIZONS:
         for model in ("elm", "lif", "lstm"):
             jobs.append(("memory", "memory", {"horizon": h, **mem_kwargs}, model, MEMORY, seed))
@@ -142,9 +149,9 @@ def main() -> None:
 
     print("\n3. Grasshopper receptor, test segment (last 2 s, 1 ms bins, Delta = 4 ms)")
     print(f"   settings: {HOPPER}, Adam, clip 1.0; LNP: PoissonRegressor, 20 lags, alpha 1e-4")
-    task = grasshopper_task()
+    task = grasshopper_task(load_grasshopper(1))
     t1 = time.perf_counter()
-    lnp = fit_lnp(task, n_lags=20)
+    lnp = fit_lnp(task.x_train, task.y_train, n_lags=20)
     lnp_seconds = time.perf_counter() - t1
     data = task.y_test.numpy()[:, 0, 0]
     valid = np.isfinite(data)

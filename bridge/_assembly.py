@@ -71,7 +71,7 @@ def assembly(
     data: Any,
     *,
     dims: Sequence[str],
-    coords: Mapping[Hashable, Any] | None = None,
+    coords: Mapping[Any, Any] | None = None,
     modality: str,
     sampling_rate: float | None = None,
     units: str | None = None,
@@ -220,8 +220,9 @@ def _check_attrs(da: xr.DataArray, problems: list[str]) -> None:
         problems.append(f"attr 'schema_version' is missing; set it to {SCHEMA_VERSION!r}")
     if "time" in da.dims:
         sr = attrs.get("sampling_rate")
-        valid = isinstance(sr, (int, float, np.number)) and not isinstance(sr, bool)
-        if not valid or not math.isfinite(float(sr)) or float(sr) <= 0:
+        valid = (isinstance(sr, (int, float, np.number)) and not isinstance(sr, bool)
+                 and math.isfinite(float(sr)) and float(sr) > 0)
+        if not valid:
             problems.append(
                 f"attr 'sampling_rate' must be a positive number of Hz when 'time' is a dim; "
                 f"got {sr!r}"
@@ -250,6 +251,20 @@ def validate(da: Any, *, allow_nan: bool = True, name: str = "assembly") -> xr.D
     -------
     DataArray
         ``da`` itself, so that ``x = validate(load(path))`` reads naturally.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import brainbridge as bb
+    >>> da = bb.assembly(np.zeros((2, 3)), dims=("stimulus", "unit"), modality="ann")
+    >>> bb.validate(da) is da
+    True
+    >>> bb.validate(da.rename(unit="neuron"), name="x")
+    Traceback (most recent call last):
+        ...
+    brainbridge._checks.AssemblyError: Invalid x: 2 problems:
+      - missing dim 'unit' (dims are ('stimulus', 'neuron')); every assembly has one
+      - unknown dim(s) 'neuron'; allowed dims are 'unit', 'stimulus', 'time', 'trial', 'subject', 'token'
     """
     if not isinstance(da, xr.DataArray):
         raise AssemblyError(
@@ -298,6 +313,14 @@ class BrainbridgeAccessor:
     """Sugar: ``da.bb.validate()``, ``da.bb.save(path)``, ``da.bb.align(other)``.
 
     Each method forwards to the function of the same name in :mod:`brainbridge`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import brainbridge as bb
+    >>> da = bb.assembly(np.zeros((2, 3)), dims=("stimulus", "unit"), modality="ann")
+    >>> da.bb.validate() is da
+    True
     """
 
     def __init__(self, da: xr.DataArray) -> None:

@@ -39,6 +39,18 @@ def to_brainscore(da: xr.DataArray) -> xr.DataArray:
     Returns
     -------
     DataArray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import brainbridge as bb
+    >>> da = bb.assembly(np.arange(6.0).reshape(3, 2), dims=("stimulus", "unit"), modality="fmri",
+    ...                  coords={"stimulus": ["cat", "dog", "car"]})
+    >>> bs = bb.to_brainscore(da)
+    >>> bs.dims
+    ('presentation', 'neuroid')
+    >>> bs["stimulus_id"].values.tolist(), bs["region"].values.tolist()
+    (['cat', 'dog', 'car'], ['fmri', 'fmri'])
     """
     validate(da, name="da")
     if "stimulus" not in da.dims:
@@ -95,6 +107,16 @@ def to_rsatoolbox(da: xr.DataArray) -> Any:
     ``stimulus`` and ``time`` dims the result is a ``TemporalDataset`` whose
     ``time_descriptors['time']`` holds seconds. Provenance attrs go to ``descriptors``.
     One Dataset holds one subject: select a subject first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import brainbridge as bb
+    >>> da = bb.assembly(np.arange(6.0).reshape(3, 2), dims=("stimulus", "unit"), modality="fmri",
+    ...                  coords={"stimulus": ["cat", "dog", "car"]})
+    >>> ds = bb.to_rsatoolbox(da)  # needs rsatoolbox (the dev extra)
+    >>> ds.measurements.tolist(), ds.obs_descriptors["stimulus"].tolist()
+    ([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], ['cat', 'dog', 'car'])
     """
     validate(da, name="da")
     data_mod = _soft_import("rsatoolbox.data", "conversion to rsatoolbox", "dev")
@@ -104,13 +126,13 @@ def to_rsatoolbox(da: xr.DataArray) -> Any:
             "axis); use [to_rsatoolbox(da.sel(subject=s)) for s in da['subject'].values]."
         )
     temporal = "stimulus" in da.dims and "time" in da.dims
-    obs_dims = [d for d in ("stimulus", "trial") if d in da.dims] or ["time"]
+    obs_dims: list[str] = [d for d in ("stimulus", "trial") if d in da.dims] or ["time"]
     order = obs_dims + ["unit"] + (["time"] if temporal else [])
     x = da.transpose(*order)
     n_obs = int(np.prod([da.sizes[d] for d in obs_dims]))
     values = np.asarray(x.values).reshape((n_obs, da.sizes["unit"]) + x.shape[len(obs_dims) + 1:])
     grids = np.meshgrid(*[np.arange(da.sizes[d]) for d in obs_dims], indexing="ij")
-    obs = {}
+    obs: dict[str, Any] = {}
     for d, grid in zip(obs_dims, grids):
         labels = np.asarray(da[d].values) if d in da.coords else np.arange(da.sizes[d])
         obs[d] = labels[grid.ravel()]

@@ -11,12 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 
 def matmul(a: Any, b: Any, out: Any = None) -> Any:
-    """``a @ b`` for torch tensors, returning a tensor (written into ``out`` when given)."""
-    import torch
+    """``a @ b`` for torch tensors, returning a tensor (written into ``out`` when given).
 
+    Examples
+    --------
+    >>> import torch
+    >>> from brainbridge._linalg import matmul
+    >>> a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> matmul(a, a)
+    tensor([[ 7., 10.],
+            [15., 22.]])
+    """
     numpy_ok = (a.device.type == "cpu" and b.device.type == "cpu" and a.dtype == b.dtype
                 and a.dtype in (torch.float32, torch.float64)
                 and not (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)))

@@ -76,6 +76,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     one ``os.replace``. A directory (a zarr store) cannot be swapped in one step: the old
     one is first renamed aside, the new one renamed in, then the old one removed, so at
     every moment one complete copy exists under one of the two names.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from brainbridge._storage import atomic_path
+    >>> target = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("complete")
+    >>> target.read_text(), tmp.exists()
+    ('complete', False)
     """
     path = Path(path)
     tmp = _temporary_sibling(path, "tmp")
@@ -122,6 +133,17 @@ def save(da: xr.DataArray, path: str | os.PathLike[str]) -> Path:
     -------
     Path
         The written path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import brainbridge as bb
+    >>> da = bb.assembly(np.arange(6.0).reshape(3, 2), dims=("stimulus", "unit"), modality="fmri")
+    >>> path = bb.save(da, Path(tempfile.mkdtemp()) / "betas.nc")
+    >>> path.name, bb.load(path).identical(da)
+    ('betas.nc', True)
     """
     _validate_type("da", da, xr.DataArray, "an xarray.DataArray")
     path = Path(path)
@@ -165,6 +187,20 @@ def load(path: str | os.PathLike[str], *, chunks: Any = None) -> xr.DataArray:
     Returns
     -------
     DataArray
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import brainbridge as bb
+    >>> da = bb.assembly(np.arange(6.0).reshape(3, 2), dims=("stimulus", "unit"), modality="fmri")
+    >>> path = bb.save(da, Path(tempfile.mkdtemp()) / "betas.zarr")
+    >>> bb.load(path).sel(stimulus="2").values.tolist()
+    [4.0, 5.0]
+    >>> lazy = bb.load(path, chunks={})
+    >>> type(lazy.data).__module__.split(".")[0], float(lazy.sum())
+    ('dask', 15.0)
     """
     path = Path(path)
     fmt = _format_of(path)

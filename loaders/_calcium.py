@@ -15,13 +15,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .._assembly import assembly
-from .._checks import _check_option, _soft_import
+from .._checks import _check_option, _soft_import, check_scalar
 from ._common import check_file, provenance
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,6 @@ class _Traces:
 
 def _percentile_baseline(x: np.ndarray, half: int, percentile: float) -> np.ndarray:
     """Running ``percentile`` (``method="lower"``) over ``x[t - half : t + half + 1]``."""
-    import pandas as pd
-
     f0 = (pd.DataFrame(np.asarray(x, dtype=np.float64))
           .rolling(2 * half + 1, center=True, min_periods=1)
           .quantile(percentile / 100.0, interpolation="lower"))
@@ -97,13 +96,6 @@ def _dff(data: Any, sampling_rate: float, baseline: str, window: float,
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _positive(name: str, value: Any, what: str) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
-        raise ValueError(f"Invalid value for {name!r}: expected {what}; got {value!r}.")
-    return float(value)
 
 
 def _dask_chunks(chunks: Any) -> Any:
@@ -155,7 +147,8 @@ def _parse_array(source: Any, frame_rate: float | None, chunks: Any) -> _Traces:
             "Invalid value for 'frame_rate': an array carries no time base; give "
             "frame_rate in Hz (frames per second), e.g. load_calcium(x, frame_rate=30.0)."
         )
-    rate = _positive("frame_rate", frame_rate, "a positive number of frames per second (Hz)")
+    rate = check_scalar("frame_rate", frame_rate, float, low=0, closed="neither",
+                        what="frames per second, Hz")
     values = np.array(source, copy=True)  # the assembly never shares memory with the input
     if values.ndim != 2 or values.dtype.kind not in "fiub":
         raise ValueError(
@@ -201,7 +194,7 @@ def _read_plane(plane: Path, neuropil: float, frame_rate: float | None,
             "frame_rate if ops.npy is missing)."
         )
     lazy = chunks is not None
-    mode = "r" if lazy else None
+    mode: Literal["r"] | None = "r" if lazy else None
     f = np.load(plane / "F.npy", mmap_mode=mode)
     fneu = np.load(plane / "Fneu.npy", mmap_mode=mode)
     iscell = np.load(plane / "iscell.npy")
@@ -476,13 +469,9 @@ def load_calcium(
     (('time', 'unit'), 'dF/F', 30.0)
     """
     _check_option("baseline", baseline, BASELINES)
-    window = _positive("baseline_window", baseline_window, "a positive number of seconds")
-    ok = isinstance(percentile, (int, float, np.integer, np.floating))
-    if not ok or isinstance(percentile, bool) or not 0 <= float(percentile) <= 100:
-        raise ValueError(
-            f"Invalid value for 'percentile': expected a number between 0 and 100; got "
-            f"{percentile!r}."
-        )
+    window = check_scalar("baseline_window", baseline_window, float, low=0, closed="neither",
+                          what="seconds")
+    check_scalar("percentile", percentile, float, low=0, high=100)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if path.is_dir():
@@ -499,8 +488,8 @@ def load_calcium(
                     f"Invalid value for 'neuropil': expected a finite coefficient; got "
                     f"{neuropil!r}."
                 )
-            rate = None if frame_rate is None else _positive(
-                "frame_rate", frame_rate, "a positive number of frames per second (Hz)")
+            rate = check_scalar("frame_rate", frame_rate, float, low=0, closed="neither",
+                                allow_none=True, what="frames per second, Hz")
             traces = _parse_suite2p(folder, coef, rate, chunks)
         else:
             path = check_file(path, suffixes=(".nwb",),

@@ -27,6 +27,21 @@ def check_file(source: str | os.PathLike[str], *, suffixes: Sequence[str], what:
         The argument's name, for the message.
     directory : bool, default=False
         Expect a folder instead of a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from brainbridge.loaders._common import check_file
+    >>> path = Path(tempfile.mkdtemp()) / "rec.edf"
+    >>> _ = path.write_bytes(b"abc")
+    >>> check_file(path, suffixes=[".edf"], what="an EEG recording") == path
+    True
+    >>> check_file(path, suffixes=[".fif"], what="an EEG recording")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for 'source': expected an EEG recording ending in .fif; got '.../rec.edf'.
+    Rename the file if its content has one of these formats.
     """
     path = Path(source).expanduser()
     if not path.exists():
@@ -53,7 +68,18 @@ def check_file(source: str | os.PathLike[str], *, suffixes: Sequence[str], what:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks (memory stays flat for any size)."""
+    """SHA-256 of a file, read in 1 MiB chunks (memory stays flat for any size).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from brainbridge.loaders._common import sha256_file
+    >>> path = Path(tempfile.mkdtemp()) / "abc.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> sha256_file(path)
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
@@ -62,7 +88,18 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def provenance(path: str | os.PathLike[str], dataset: str | None = None) -> str:
-    """The ``source`` attr of a loaded file: ``"[dataset:]name sha256:<hex>"``."""
+    """The ``source`` attr of a loaded file: ``"[dataset:]name sha256:<hex>"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from brainbridge.loaders._common import provenance
+    >>> path = Path(tempfile.mkdtemp()) / "rec.edf"
+    >>> _ = path.write_bytes(b"abc")
+    >>> provenance(path, "toy")
+    'toy:rec.edf sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     path = Path(path)
     head = f"{dataset}:" if dataset else ""
     if path.is_dir():
@@ -81,6 +118,13 @@ def package_data(package: str, *parts: str, install: str) -> Path:
         Path inside the package folder (``"cache", "White_whole.json"``).
     install : str
         The pip command that installs it, for the message.
+
+    Examples
+    --------
+    >>> from brainbridge.loaders._common import package_data
+    >>> path = package_data("sklearn", "datasets", "data", "iris.csv", install="pip install scikit-learn")
+    >>> path.name, path.parent.name
+    ('iris.csv', 'data')
     """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

@@ -8,7 +8,6 @@ data model: a continuous recording becomes ``(time, unit)``, an epoched one
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import warnings
@@ -21,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .._assembly import assembly
-from .._checks import _soft_import, _validate_type
+from .._checks import _soft_import, _validate_type, check_scalar
 from ._common import check_file, provenance
 
 logger = logging.getLogger(__name__)
@@ -279,12 +278,7 @@ def _check_window(events: Any, event_id: Any, tmin: Any, tmax: Any) -> dict[str,
             "e.g. tmin=-0.2, tmax=0.8."
         )
     for name, value in (("tmin", tmin), ("tmax", tmax)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
-                not math.isfinite(float(value)):
-            raise ValueError(
-                f"Invalid value for {name!r}: expected a finite number of seconds; got "
-                f"{value!r}."
-            )
+        check_scalar(name, value, float, what="seconds")
     if float(tmin) >= float(tmax):
         raise ValueError(
             f"Invalid value for 'tmin'/'tmax': tmin must be below tmax; got tmin={tmin!r}, "
@@ -323,11 +317,7 @@ def _raw_from_array(mne: Any, source: Any, sfreq: Any, ch_names: Any, ch_types: 
             "Invalid value for 'sfreq': an array source needs its sampling rate in Hz; got "
             "None. Pass it, e.g. load_eeg(data, sfreq=250.0)."
         )
-    if isinstance(sfreq, bool) or not isinstance(sfreq, (int, float, np.number)) or \
-            not math.isfinite(float(sfreq)) or float(sfreq) <= 0:
-        raise ValueError(
-            f"Invalid value for 'sfreq': expected a positive number of Hz; got {sfreq!r}."
-        )
+    check_scalar("sfreq", sfreq, float, low=0, closed="neither", what="Hz")
     if ch_names is None:
         names = [str(i) for i in range(n_channels)]
     else:
@@ -500,10 +490,10 @@ def _epoch_raw(mne: Any, raw: Any, idx: np.ndarray, window: dict[str, Any], orig
     if event_id is None:
         event_id = {str(i): int(i) for i in np.unique(events[:, 2])}
     present = set(events[:, 2].tolist())
-    missing = {k: v for k, v in event_id.items() if v not in present}
-    if missing:
+    unmatched = {k: v for k, v in event_id.items() if v not in present}
+    if unmatched:
         raise ValueError(
-            f"Invalid value for 'event_id': {missing!r} match no event; the events hold ids "
+            f"Invalid value for 'event_id': {unmatched!r} match no event; the events hold ids "
             f"{sorted(present)!r}. Remove those labels or fix their ids."
         )
     ignored = int(np.sum(~np.isin(events[:, 2], list(event_id.values()))))

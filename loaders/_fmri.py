@@ -18,9 +18,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
+from scipy import linalg
 
 from .._assembly import assembly
-from .._checks import _check_option, _soft_import, _validate_type
+from .._checks import _check_option, _soft_import, _validate_type, check_scalar
+from .._scoring import zscore
 from ._common import check_file, provenance
 
 logger = logging.getLogger(__name__)
@@ -61,9 +63,8 @@ class _Series(NamedTuple):
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
-    std = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.zeros(x.shape[1])
-    std[std < _EPS] = 1.0  # constant series stay 0, as in nilearn
-    return (x - x.mean(axis=0)) / std
+    """Sample z-score over time (ddof=1); constant series stay 0, as in nilearn."""
+    return zscore(x, axis=0, ddof=1)
 
 
 def _psc(x: np.ndarray) -> np.ndarray:
@@ -86,8 +87,6 @@ STANDARDIZE: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
 
 def _orthonormal(columns: np.ndarray) -> np.ndarray:
     """Orthonormal basis of the span of ``columns`` (time, k), rank-deficient ones dropped."""
-    from scipy import linalg
-
     q, r, _ = linalg.qr(columns, mode="economic", pivoting=True)
     return q[:, np.abs(np.diag(r)) > _EPS * 100.0]
 
@@ -133,15 +132,8 @@ def _clean(data: np.ndarray, *, detrend: bool, confounds: np.ndarray | None,
 
 
 def _check_tr(tr: Any) -> float | None:
-    if tr is None:
-        return None
-    _validate_type("tr", tr, (int, float, np.integer, np.floating), "a number of seconds")
-    if isinstance(tr, bool) or not math.isfinite(float(tr)) or float(tr) <= 0:
-        raise ValueError(
-            f"Invalid value for 'tr': expected the repetition time as a positive number of "
-            f"seconds; got {tr!r}."
-        )
-    return float(tr)
+    return check_scalar("tr", tr, float, low=0, closed="neither", allow_none=True,
+                        what="the repetition time in seconds")
 
 
 def _resolve_tr(header_tr: float | None, tr: float | None, *, where: str) -> float:
@@ -350,7 +342,8 @@ def _label_names(values: np.ndarray, labels: Any) -> list[str]:
 class _Selection(NamedTuple):
     """Which voxels to read, in output order, and how to reduce them to units."""
 
-    index: np.ndarray  # Fortran-order flat indices of the voxels read (sorted by region)
+    # (the field shadows tuple.index, hence the ignore)
+    index: np.ndarray  # type: ignore[assignment]  # Fortran-order flat voxel indices, by region
     starts: np.ndarray | None  # atlas mode: first voxel of each region in ``index``
     counts: np.ndarray | None  # atlas mode: voxels per region
     coords: dict[str, Any]
@@ -388,6 +381,7 @@ def _reduce(block: np.ndarray, sel: _Selection) -> np.ndarray:
     flat = block.reshape(-1, block.shape[-1], order="F")  # a view of nibabel's F-order block
     if sel.counts is None:
         return flat[sel.index].T
+    assert sel.starts is not None  # set with counts (atlas mode)
     sums = np.empty((len(sel.counts), flat.shape[1]))
     for r, (start, count) in enumerate(zip(sel.starts.tolist(), sel.counts.tolist(), strict=True)):
         # one region gathered at a time; float64 sums without a float64 copy of the block
@@ -733,12 +727,7 @@ def load_fmri(
     tr = _check_tr(tr)
     std = _check_standardize(standardize)
     _validate_type("detrend", detrend, (bool, np.bool_), "True or False")
-    _validate_type("chunk_size", chunk_size, (int, np.integer), "a positive int")
-    if isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(
-            f"Invalid value for 'chunk_size': expected a positive number of volumes; got "
-            f"{chunk_size!r}."
-        )
+    chunk_size = check_scalar("chunk_size", chunk_size, int, low=1, what="volumes per chunk")
     if labels is not None and atlas is None:
         raise ValueError(
             "Invalid value for 'labels': it names atlas regions, but no atlas= was given. "

@@ -15,8 +15,11 @@ import importlib.resources
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from .._checks import _check_option, _soft_import
 from .._config import data_dir
@@ -44,7 +47,22 @@ def _read(resource: Any) -> dict[str, Any]:
 
 
 def check_manifest(manifest: dict[str, Any], origin: str = "manifest") -> dict[str, Any]:
-    """Raise a ValueError naming every schema problem of one manifest; return it otherwise."""
+    """Raise a ValueError naming every schema problem of one manifest; return it otherwise.
+
+    Examples
+    --------
+    >>> from brainbridge.loaders._manifests import check_manifest
+    >>> check_manifest({"name": "toy", "modality": "eeg", "files": []}, "toy.yaml")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid dataset manifest toy.yaml:
+      - missing key 'title'
+      - missing key 'citation'
+      - missing key 'license'
+      - missing key 'version'
+      - missing key 'loader'
+      - 'files' must be a non-empty list
+    """
     problems = [f"missing key {k!r}" for k in REQUIRED_KEYS if k not in manifest]
     modality = manifest.get("modality")
     if modality is not None and modality not in MANIFEST_MODALITIES:
@@ -105,9 +123,14 @@ def datasets() -> Any:
     (``package`` when the files ship inside an installed package, ``download`` otherwise)
     and ``checksums`` (``sha256`` when every file has one, ``pinned on first fetch`` when
     the publisher gives none).
-    """
-    import pandas as pd
 
+    Examples
+    --------
+    >>> from brainbridge.loaders import datasets
+    >>> table = datasets().set_index("name")
+    >>> table.loc["nitime-fmri", ["modality", "where", "checksums"]].tolist()
+    ['fmri', 'package', 'sha256']
+    """
     rows = []
     for name in sorted(_manifest_files()):
         m = _manifest(name)
@@ -121,7 +144,15 @@ def datasets() -> Any:
 
 
 def dataset_info(name: str) -> dict[str, Any]:
-    """The parsed manifest of dataset ``name`` (see :func:`datasets` for the names)."""
+    """The parsed manifest of dataset ``name`` (see :func:`datasets` for the names).
+
+    Examples
+    --------
+    >>> from brainbridge.loaders import dataset_info
+    >>> info = dataset_info("nitime-fmri")
+    >>> info["loader"], [f["name"] for f in info["files"]]
+    ('brainbridge.loaders.load_fmri', ['fmri_timeseries.csv', 'fmri1.nii.gz', 'fmri2.nii.gz'])
+    """
     return _manifest(name)
 
 
@@ -159,7 +190,7 @@ def _verify(path: Path, expected: str, name: str, dataset: str) -> None:
 
 
 def fetch(name: str, *, files: list[str] | None = None, dest: str | os.PathLike[str] | None = None,
-          allow_unpinned: bool = False, progress: bool = True) -> dict[str, Path]:
+          allow_unpinned: bool = False, progress: bool | None = None) -> dict[str, Path]:
     """Make the files of dataset ``name`` available locally, verified by sha256.
 
     Packaged files are found inside their installed package and verified in place.
@@ -179,13 +210,23 @@ def fetch(name: str, *, files: list[str] | None = None, dest: str | os.PathLike[
     allow_unpinned : bool, default=False
         Accept files whose manifest has no published sha256: the first download's hash is
         pinned and every later fetch is checked against the pin.
-    progress : bool, default=True
-        Show download progress bars.
+    progress : bool or None, default=None
+        Show download progress bars: True always, False never, None on a terminal only.
 
     Returns
     -------
     dict of str to Path
         File name -> local path.
+
+    Examples
+    --------
+    A packaged file (inside the installed ``nitime``) is found and verified, not downloaded:
+
+    >>> from brainbridge.loaders import fetch
+    >>> paths = fetch("nitime-fmri", files=["fmri_timeseries.csv"])
+    >>> path = paths["fmri_timeseries.csv"]
+    >>> path.name, path.stat().st_size
+    ('fmri_timeseries.csv', 66972)
     """
     manifest = _manifest(name)
     entries = manifest["files"]
@@ -223,7 +264,8 @@ def fetch(name: str, *, files: list[str] | None = None, dest: str | os.PathLike[
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            _download(entry["url"], target, expected, progress)
+            _download(entry["url"], target, expected,
+                      sys.stderr.isatty() if progress is None else bool(progress))
         except ValueError as err:  # pooch: hash mismatch of the download
             raise ValueError(
                 f"The download of {fname!r} (dataset {name!r}) from {entry['url']} does not match "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -17,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .._assembly import MODALITIES, assembly
-from .._checks import _check_option
+from .._checks import _check_option, check_scalar
 from ._common import package_data, provenance
 
 logger = logging.getLogger(__name__)
@@ -33,28 +32,26 @@ _REL_TOL = 1e-6  # relative tolerance for "a whole number of bins"
 
 
 class Grasshopper(NamedTuple):
-    """The two aligned assemblies returned by :func:`load_grasshopper`."""
+    """The two aligned assemblies returned by :func:`load_grasshopper`.
+
+    Examples
+    --------
+    >>> from brainbridge.loaders import load_grasshopper
+    >>> data = load_grasshopper(1)
+    >>> type(data).__name__, data._fields, data.spikes.sizes["time"] == data.stimulus.sizes["time"]
+    ('Grasshopper', ('spikes', 'stimulus'), True)
+    """
 
     spikes: xr.DataArray
     stimulus: xr.DataArray
 
 
 def _positive(name: str, value: Any) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a positive number of seconds; got {value!r}."
-        )
-    return float(value)
+    return check_scalar(name, value, float, low=0, closed="neither", what="seconds")
 
 
 def _finite(name: str, value: Any) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)):
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a finite number of seconds; got {value!r}."
-        )
-    return float(value)
+    return check_scalar(name, value, float, what="seconds")
 
 
 def _spike_trains(times: Any, unit_ids: Any, time_unit: str) -> tuple[list[str], list[np.ndarray]]:

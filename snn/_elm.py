@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from brainbridge._checks import _check_option
+from brainbridge._checks import _check_option, check_scalar
 
 from ._trace import emit
 
@@ -47,6 +47,13 @@ class ELMState(NamedTuple):
         (``n_traces = num_branches``).
     m : Tensor, (batch, n_memory)
         Memory units.
+
+    Examples
+    --------
+    >>> from brainbridge.snn import ELM
+    >>> state = ELM(4, 1, n_memory=3).initial_state(2)  # an ELMState of zeros
+    >>> state._fields, tuple(state.s.shape), tuple(state.m.shape)
+    (('s', 'm'), (2, 4), (2, 3))
     """
 
     s: Tensor
@@ -77,6 +84,16 @@ class ELMParams(NamedTuple):
         Output bias.
     branch : Tensor or None, (n_in, num_branches)
         0/1 matrix assigning each synapse to one branch (Branch-ELM), or None (v1).
+
+    Examples
+    --------
+    With ``dt=1``, ``tau_s=5`` and ``tau_m`` log-spaced over 1..1000, the decays are
+    ``exp(-1/5)`` and ``exp(-1/tau_m)``:
+
+    >>> from brainbridge.snn import ELM
+    >>> params = ELM(4, 1, n_memory=3).params()
+    >>> round(params.kappa_s[0].item(), 4), params.kappa_m
+    (0.8187, tensor([0.3679, 0.9689, 0.9990]))
     """
 
     w_s: Tensor
@@ -90,7 +107,15 @@ class ELMParams(NamedTuple):
 
 
 def scaled_tanh(z: Tensor) -> Tensor:
-    """LeCun's scaled tanh, ``1.7159 * tanh(2 z / 3)``, the ELM's output nonlinearity."""
+    """LeCun's scaled tanh, ``1.7159 * tanh(2 z / 3)``, the ELM's output nonlinearity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from brainbridge.snn import scaled_tanh
+    >>> scaled_tanh(torch.tensor([0.0, 1.5, 100.0]))
+    tensor([0.0000, 1.3068, 1.7159])
+    """
     return 1.7159 * torch.tanh(z * (2.0 / 3.0))
 
 
@@ -127,6 +152,20 @@ def elm_step(x: Tensor, state: ELMState, params: ELMParams) -> tuple[Tensor, ELM
     ``s_t = kappa_s s_{t-1} + drive_t`` with ``drive_t = w_s * x_t`` (v1) or
     ``(w_s * x_t) @ branch`` (Branch-ELM); ``m_t = kappa_m m_{t-1} + gain * delta_m`` with
     ``delta_m = tanh~(MLP([s_t, kappa_m m_{t-1}]))``.
+
+    Examples
+    --------
+    From zero state, the first traces are ``w_s * x`` (``w_s = 0.5`` at initialisation), and
+    the step equals the module's ``forward``:
+
+    >>> import torch
+    >>> from brainbridge.snn import ELM, elm_step
+    >>> _ = torch.manual_seed(0)
+    >>> layer = ELM(4, 1, n_memory=3)
+    >>> x = torch.ones(2, 4)
+    >>> y, state = elm_step(x, layer.initial_state(2), layer.params())
+    >>> state.s[0].tolist(), torch.equal(y, layer(x)[0])
+    ([0.5, 0.5, 0.5, 0.5], True)
     """
     drive = params.w_s * x
     if params.branch is not None:
@@ -211,23 +250,6 @@ _GAINS: dict[str, Callable[[Tensor, Tensor, float, float], Tensor]] = {
     "v1": _gain_v1,
     "branch": _gain_branch,
 }
-
-
-def _check_int(name: str, value: Any, minimum: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected an integer >= {minimum} ({what}); got {value!r}."
-        )
-    return value
-
-
-def _check_positive(name: str, value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or not math.isfinite(value):
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a finite number > 0 ({what}); got {value!r}."
-        )
-    return float(value)
 
 
 class ELM(nn.Module):
@@ -335,9 +357,9 @@ class ELM(nn.Module):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        _check_int("n_in", n_in, 1, "number of input synapses")
-        _check_int("n_out", n_out, 1, "number of outputs")
-        _check_int("n_memory", n_memory, 1, "number of memory units")
+        n_in = check_scalar("n_in", n_in, int, low=1, what="number of input synapses")
+        n_out = check_scalar("n_out", n_out, int, low=1, what="number of outputs")
+        n_memory = check_scalar("n_memory", n_memory, int, low=1, what="number of memory units")
         _check_option("variant", variant, _GAINS)
         if variant == "branch":
             if num_branches is None:
@@ -345,7 +367,8 @@ class ELM(nn.Module):
                     "Invalid value for 'num_branches': variant='branch' needs the number of "
                     "dendritic branches; got None. Pass e.g. num_branches=4."
                 )
-            _check_int("num_branches", num_branches, 1, "number of dendritic branches")
+            num_branches = check_scalar("num_branches", num_branches, int, low=1,
+                                        what="number of dendritic branches")
             if num_branches > n_in:
                 raise ValueError(
                     f"Invalid value for 'num_branches': expected at most n_in={n_in} (each branch "
@@ -357,12 +380,16 @@ class ELM(nn.Module):
                 f"num_branches={num_branches!r} with variant={variant!r}. Drop num_branches or "
                 "pass variant='branch'."
             )
-        lam = _check_positive("lam", lam, "memory speed-up factor lambda")
+        lam = check_scalar("lam", lam, float, low=0, closed="neither",
+                           what="memory speed-up factor lambda")
         if mlp_hidden is None:
             mlp_hidden = 2 * n_memory
-        _check_int("mlp_hidden", mlp_hidden, 1, "width of the MLP's hidden layers")
-        _check_int("mlp_layers", mlp_layers, 0, "number of hidden MLP layers")
-        tau_s = _check_positive("tau_s", tau_s, "synapse time constant, in the unit of dt")
+        mlp_hidden = check_scalar("mlp_hidden", mlp_hidden, int, low=1,
+                                  what="width of the MLP's hidden layers")
+        mlp_layers = check_scalar("mlp_layers", mlp_layers, int, low=0,
+                                  what="number of hidden MLP layers")
+        tau_s = check_scalar("tau_s", tau_s, float, low=0, closed="neither",
+                             what="synapse time constant, in the unit of dt")
         if (not isinstance(tau_m_range, (tuple, list)) or len(tau_m_range) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in tau_m_range)
                 or not 0 < tau_m_range[0] <= tau_m_range[1] < math.inf):
@@ -371,13 +398,12 @@ class ELM(nn.Module):
                 f"0 < tau_min <= tau_max (memory time constants, in the unit of dt); got "
                 f"{tau_m_range!r}. Pass e.g. tau_m_range=(1.0, 1000.0)."
             )
-        if isinstance(w_s_init, bool) or not isinstance(w_s_init, (int, float)) or not w_s_init >= 0:
-            raise ValueError(
-                "Invalid value for 'w_s_init': expected a number >= 0 (initial synaptic weight, "
-                f"passed through relu); got {w_s_init!r}. A negative start would leave the synapse "
-                "dead (relu gradient 0); pass e.g. w_s_init=0.5."
-            )
-        dt = _check_positive("dt", dt, "time step, in the unit of tau_s and tau_m")
+        w_s_init = check_scalar("w_s_init", w_s_init, float, low=0,
+                                what="initial synaptic weight, passed through relu",
+                                fix="A negative start would leave the synapse dead (relu gradient "
+                                "0); pass e.g. w_s_init=0.5.")
+        dt = check_scalar("dt", dt, float, low=0, closed="neither",
+                          what="time step, in the unit of tau_s and tau_m")
 
         self.n_in, self.n_out, self.n_memory = n_in, n_out, n_memory
         self.variant = variant
@@ -387,13 +413,14 @@ class ELM(nn.Module):
         self.tau_s = tau_s
         self.tau_m_range = (float(tau_m_range[0]), float(tau_m_range[1]))
         self.learn_tau_m = bool(learn_tau_m)
-        self.compile = bool(compile)
+        self.compile = bool(compile)  # type: ignore[method-assign, assignment]  # shadows Module.compile
         n_traces = n_in if variant == "v1" else int(num_branches)  # type: ignore[arg-type]
         self.n_traces = n_traces
 
         self.w_s_param = nn.Parameter(torch.full((n_in,), float(w_s_init)))
         if self.learn_tau_m:
-            self.log_tau_m = nn.Parameter(self._log_tau_m_init().to(torch.get_default_dtype()))
+            self.log_tau_m: nn.Parameter | None = nn.Parameter(
+                self._log_tau_m_init().to(torch.get_default_dtype()))
         else:
             self.log_tau_m = None
         if variant == "branch":
@@ -443,7 +470,7 @@ class ELM(nn.Module):
             kappa_s=kappa_s,
             kappa_m=kappa_m,
             gain=_GAINS[self.variant](kappa_m, tau_m, self.lam, self.dt),
-            mlp=tuple((layer.weight, layer.bias) for layer in self.mlp),
+            mlp=tuple((layer.weight, layer.bias) for layer in self.mlp),  # type: ignore[misc]
             w_y=self.readout.weight,
             b_y=self.readout.bias,
             branch=self.branch,
@@ -452,7 +479,7 @@ class ELM(nn.Module):
     def initial_state(self, batch: int, *, like: Tensor | None = None) -> ELMState:
         """Zero traces and memory for ``batch`` samples (dtype and device of ``like``)."""
         ref = self.w_s_param if like is None else like
-        kw = {"dtype": ref.dtype, "device": ref.device}
+        kw: dict[str, Any] = {"dtype": ref.dtype, "device": ref.device}
         return ELMState(torch.zeros(batch, self.n_traces, **kw), torch.zeros(batch, self.n_memory, **kw))
 
     def _check_input(self, x: Tensor, name: str, ndim: int, layout: str) -> None:
@@ -540,7 +567,7 @@ class ELM(nn.Module):
         w_m_t = (w_first[:, self.n_traces:] * p.kappa_m).T
         gain = p.gain * 1.7159
         args = (p.kappa_m, gain, w_m_t, rest)
-        if self.compile:
+        if self.compile:  # type: ignore[truthy-function]
             with warnings.catch_warnings():
                 # Tracing reads .grad of non-leaf inputs (kappa_m, a weight slice) and torch's
                 # inductor import uses torch.jit.script_method: torch internals, nothing to fix here.

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from brainbridge._checks import _check_option
+from brainbridge._checks import _check_option, check_scalar
 
 from ._trace import emit
 
@@ -58,6 +58,17 @@ class KuramotoParams(NamedTuple):
         (n, heads * n); see :func:`kuramoto_step`.
     omega : Tensor or None, (G, n, n)
         Antisymmetric natural-frequency matrices, one per oscillator group, or None (no rotation).
+
+    Examples
+    --------
+    Two oscillators in ``R^2`` (4 channels), each coupled to the other by the identity:
+
+    >>> import torch
+    >>> from brainbridge.snn import KuramotoParams
+    >>> W = torch.tensor([[0.0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]])
+    >>> params = KuramotoParams(coupling=(W,), omega=None)
+    >>> params.coupling[0].shape, params.omega is None
+    (torch.Size([4, 4]), True)
     """
 
     coupling: tuple[Tensor, ...]
@@ -73,6 +84,17 @@ class KuramotoState(NamedTuple):
         Unit vectors in groups of ``n`` channels.
     energy : Tensor, (batch,)
         ``E(x)`` (module docstring), summed over oscillators and positions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from brainbridge.snn import Kuramoto
+    >>> _ = torch.manual_seed(0)
+    >>> _, state = Kuramoto(16)(torch.randn(2, 16))   # 4 oscillators of n = 4
+    >>> state._fields, tuple(state.x.shape), tuple(state.energy.shape)
+    (('x', 'energy'), (2, 16), (2,))
+    >>> torch.allclose(state.x.reshape(2, 4, 4).norm(dim=-1), torch.ones(2, 4))
+    True
     """
 
     x: Tensor
@@ -139,6 +161,20 @@ def kuramoto_energy(x: Tensor, c: Tensor, params: KuramotoParams, *, n: int, cou
     Returns
     -------
     energy : Tensor, (batch,)
+
+    Examples
+    --------
+    Two oscillators in ``R^2`` coupled by the identity: orthogonal, the energy is 0;
+    aligned, ``-<x_0, x_1> = -1``:
+
+    >>> import torch
+    >>> from brainbridge.snn import KuramotoParams, kuramoto_energy
+    >>> W = torch.tensor([[0.0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]])
+    >>> params = KuramotoParams(coupling=(W,), omega=None)
+    >>> c = torch.zeros(2, 4)
+    >>> x = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
+    >>> kuramoto_energy(x, c, params, n=2, coupling="linear")
+    tensor([ 0., -1.])
     """
     jx = _COUPLINGS[coupling](x, params.coupling, n)
     return _energy(_groups(x, n), _groups(jx, n), _groups(c, n))
@@ -176,6 +212,19 @@ def kuramoto_step(
     x_new : Tensor, same shape as ``x``
     energy : Tensor, (batch,)
         ``E(x)`` of the oscillators *before* the update (it comes free with ``y``).
+
+    Examples
+    --------
+    Two orthogonal oscillators in ``R^2`` coupled by the identity each move halfway towards
+    the other (``gamma = 1``):
+
+    >>> import torch
+    >>> from brainbridge.snn import KuramotoParams, kuramoto_step
+    >>> W = torch.tensor([[0.0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]])
+    >>> params = KuramotoParams(coupling=(W,), omega=None)
+    >>> x = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
+    >>> kuramoto_step(x, torch.zeros(1, 4), params, n=2, gamma=1.0, coupling="linear")
+    (tensor([[0.7071, 0.7071, 0.7071, 0.7071]]), tensor([0.]))
     """
     jx = _COUPLINGS[coupling](x, params.coupling, n)
     xg, jxg, cg = _groups(x, n), _groups(jx, n), _groups(c, n)
@@ -207,14 +256,6 @@ _READOUTS: dict[str, Callable[[Kuramoto, Tensor, Tensor], Tensor]] = {
     "y": _readout_y,
     "x": _readout_x,
 }
-
-
-def _check_int(name: str, value: Any, minimum: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected an integer >= {minimum} ({what}); got {value!r}."
-        )
-    return value
 
 
 class Kuramoto(nn.Module):
@@ -306,19 +347,17 @@ class Kuramoto(nn.Module):
         readout: str = "linear",
     ) -> None:
         super().__init__()
-        _check_int("n", n, 2, "oscillator dimension")
-        _check_int("channels", channels, n, "number of channels, a multiple of n")
+        n = check_scalar("n", n, int, low=2, what="oscillator dimension")
+        channels = check_scalar("channels", channels, int, low=n,
+                                what="number of channels, a multiple of n")
         if channels % n:
             raise ValueError(
                 f"Invalid value for 'channels': expected a multiple of n={n} (channels are split "
                 f"into oscillators of n dimensions); got {channels}. Use e.g. channels="
                 f"{(channels // n + 1) * n}."
             )
-        _check_int("steps", steps, 1, "number of updates T")
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 < gamma < math.inf:
-            raise ValueError(
-                f"Invalid value for 'gamma': expected a finite number > 0 (step size); got {gamma!r}."
-            )
+        steps = check_scalar("steps", steps, int, low=1, what="number of updates T")
+        gamma = check_scalar("gamma", gamma, float, low=0, closed="neither", what="step size")
         _check_option("coupling", coupling, _COUPLINGS)
         _check_option("readout", readout, _READOUTS)
         if kernel_size is not None and coupling != "conv":
@@ -337,12 +376,8 @@ class Kuramoto(nn.Module):
                 "transpose to symmetrise; got symmetric=True with coupling='attention'. Use "
                 "coupling='linear' or 'conv', or symmetric=False."
             )
-        if isinstance(omega_init, bool) or not isinstance(omega_init, (int, float)) \
-                or not 0 <= omega_init < math.inf:
-            raise ValueError(
-                "Invalid value for 'omega_init': expected a finite number >= 0 (standard deviation "
-                f"of the natural-frequency init); got {omega_init!r}."
-            )
+        omega_init = check_scalar("omega_init", omega_init, float, low=0,
+                                  what="standard deviation of the natural-frequency init")
         self.channels, self.n, self.steps, self.gamma = channels, n, steps, float(gamma)
         self.coupling, self.readout, self.symmetric = coupling, readout, bool(symmetric)
         groups = channels // n
@@ -350,7 +385,7 @@ class Kuramoto(nn.Module):
             self.weight = nn.Parameter(nn.Linear(channels, channels, bias=False).weight.detach().clone())
         elif coupling == "conv":
             kernel_size = 3 if kernel_size is None else kernel_size
-            _check_int("kernel_size", kernel_size, 1, "odd kernel size")
+            kernel_size = check_scalar("kernel_size", kernel_size, int, low=1, what="odd kernel size")
             if kernel_size % 2 == 0:
                 raise ValueError(
                     f"Invalid value for 'kernel_size': expected an odd integer (the output keeps "
@@ -360,14 +395,14 @@ class Kuramoto(nn.Module):
             self.weight = nn.Parameter(conv.weight.detach().clone())
         else:
             heads = 1 if heads is None else heads
-            _check_int("heads", heads, 1, "number of attention heads")
+            heads = check_scalar("heads", heads, int, low=1, what="number of attention heads")
             self.w_q, self.w_k, self.w_v = (
                 nn.Parameter(nn.Linear(n, heads * n, bias=False).weight.detach().clone()) for _ in range(3)
             )
             self.w_o = nn.Parameter(nn.Linear(heads * n, n, bias=False).weight.detach().clone())
         self.kernel_size, self.heads = kernel_size, heads
         if omega:
-            self.omega_param = nn.Parameter(torch.randn(groups, n, n) * omega_init)
+            self.omega_param: nn.Parameter | None = nn.Parameter(torch.randn(groups, n, n) * omega_init)
         else:
             self.omega_param = None
         if readout == "linear":
@@ -451,7 +486,7 @@ class Kuramoto(nn.Module):
             x = x0
         x = _normalize(_groups(x, self.n)).flatten(1, 2)
         p = self.params()
-        kw = {"n": self.n, "coupling": self.coupling}
+        kw: dict[str, Any] = {"n": self.n, "coupling": self.coupling}
         xs, energies = [], []
         for _ in range(self.steps):
             x, e = kuramoto_step(x, c, p, gamma=self.gamma, **kw)
@@ -518,8 +553,8 @@ class KuramotoClassifier(nn.Module):
 
     def __init__(self, n_in: int, n_classes: int, *, channels: int = 64, **kuramoto: Any) -> None:
         super().__init__()
-        _check_int("n_in", n_in, 1, "number of input features")
-        _check_int("n_classes", n_classes, 1, "number of classes")
+        n_in = check_scalar("n_in", n_in, int, low=1, what="number of input features")
+        n_classes = check_scalar("n_classes", n_classes, int, low=1, what="number of classes")
         if kuramoto.get("coupling", "linear") == "conv":
             raise ValueError(
                 "Invalid value for 'coupling': KuramotoClassifier takes (batch, n_in) features, so "

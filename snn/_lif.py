@@ -38,13 +38,14 @@ at once. It gives the same outputs and gradients as looping :func:`lif_step` (te
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from .._checks import _check_option
+from .._checks import _check_option, check_scalar
 from . import surrogate as _surrogate
 from ._trace import emit
 
@@ -70,6 +71,18 @@ class LIFState(NamedTuple):
         Spikes of the last step (0 or 1); read by ``"previous"`` (its pending reset) and RLIF.
     r : Tensor or None, (batch, ...) int64
         Refractory steps left; None when the refractory period is 0.
+
+    Examples
+    --------
+    Start one step from given potentials: ``a = 0.9 v + 0.2``; the second neuron crosses the
+    threshold and keeps ``1.055 - 1``:
+
+    >>> import torch
+    >>> from brainbridge.snn import LIFParams, LIFState, lif_step
+    >>> state = LIFState(v=torch.tensor([[0.5, 0.95]]), s=torch.zeros(1, 2))
+    >>> s, new = lif_step(torch.tensor([[0.2, 0.2]]), state, LIFParams(beta=0.9, threshold=1.0))
+    >>> s, new.v
+    (tensor([[0., 1.]]), tensor([[0.6500, 0.0550]]))
     """
 
     v: Tensor
@@ -91,6 +104,18 @@ class LIFParams(NamedTuple):
     fire_threshold, fire_scale : Tensor or None, default=None
         When set (folded membrane-potential batch norm), the neuron fires on
         ``H(fire_scale * (a - fire_threshold))`` instead of ``H(a - threshold)``.
+
+    Examples
+    --------
+    The tau form with ``tau = 5`` steps: ``beta = 1 - 1/5``, ``gain = 1/5``; an input of 5
+    reaches the threshold in one step:
+
+    >>> import torch
+    >>> from brainbridge.snn import LIFParams, lif_step
+    >>> params = LIFParams(beta=0.8, threshold=1.0, gain=0.2)
+    >>> s, state = lif_step(torch.tensor([[5.0]]), None, params)
+    >>> s, state.v
+    (tensor([[1.]]), tensor([[0.]]))
     """
 
     beta: Tensor | float
@@ -416,15 +441,16 @@ def lif_seq(x_seq: Tensor, state: LIFState | None, params: LIFParams, *, reset: 
 def _as_shape(shape: Any) -> tuple[int, ...] | None:
     if shape is None:
         return None
-    if isinstance(shape, int) and not isinstance(shape, bool):
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (shape,)
     if (not isinstance(shape, tuple | list) or not shape
-            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0
+                       for n in shape)):
         raise ValueError(
             f"Invalid value for 'shape': expected a positive int or a tuple of positive ints (the "
             f"neuron dims after batch, e.g. 128 or (16, 8, 8)); got {shape!r}."
         )
-    return tuple(shape)
+    return tuple(int(n) for n in shape)
 
 
 def _param_tensor(name: str, value: Any, shape: tuple[int, ...] | None) -> Tensor:
@@ -509,9 +535,9 @@ class LIF(nn.Module):
             )
         self.tau_form = tau is not None
         if self.tau_form:
+            if dt is not None:
+                dt = check_scalar("dt", dt, float, low=0, closed="neither", what="seconds")
             steps = tau / dt if dt is not None else tau
-            if dt is not None and not (isinstance(dt, int | float) and dt > 0):
-                raise ValueError(f"Invalid value for 'dt': expected a number > 0 (seconds); got {dt!r}.")
             if not isinstance(steps, int | float) or isinstance(steps, bool) or not steps > 1:
                 unit = "in seconds, with tau / dt > 1" if dt is not None else "in steps"
                 raise ValueError(
@@ -533,10 +559,7 @@ class LIF(nn.Module):
         thr = _param_tensor("threshold", threshold, self.shape if learn_threshold else None)
         if not bool((thr > 0).all()):
             raise ValueError(f"Invalid value for 'threshold': expected a number > 0; got {threshold!r}.")
-        if isinstance(refractory, bool) or not isinstance(refractory, int) or refractory < 0:
-            raise ValueError(
-                f"Invalid value for 'refractory': expected an int >= 0 (steps); got {refractory!r}."
-            )
+        refractory = check_scalar("refractory", refractory, int, low=0, what="steps")
         # learnable -> Parameter; a fixed scalar stays a Python float (exact in any dtype);
         # a fixed tensor (per-neuron values) is a buffer
         name = "tau" if self.tau_form else "beta"
@@ -707,8 +730,7 @@ class RLIF(LIF):
     """
 
     def __init__(self, n_neurons: int, *, bias: bool = False, **kwargs: Any) -> None:
-        if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
-            raise ValueError(f"Invalid value for 'n_neurons': expected an int >= 1; got {n_neurons!r}.")
+        n_neurons = check_scalar("n_neurons", n_neurons, int, low=1)
         if "shape" in kwargs and _as_shape(kwargs["shape"]) != (n_neurons,):
             raise ValueError(f"Invalid value for 'shape': RLIF neurons have shape ({n_neurons},); "
                              f"got {kwargs['shape']!r}. Leave shape out.")

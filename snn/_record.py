@@ -8,27 +8,24 @@ neurons (read with forward hooks).
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
 from .._assembly import SCHEMA_VERSION, validate
-from .._checks import AssemblyError, _check_option, _validate_type
+from .._checks import AssemblyError, _check_option, _validate_type, check_scalar
 from .._config import resolve_device
 from ..ann import Units, unit_table
-
 from ._trace import tracing
 
 logger = logging.getLogger(__name__)
 
 
 def _sum64(x: Any) -> Any:
-    import torch
-
     return x.sum(dim=1, dtype=torch.float64)
 
 
@@ -123,8 +120,6 @@ class _Collector:
 
 def _sequence(values: list[Any], step: bool) -> Any:
     """Time-first (T, batch, ...) tensor from the emits of one trace in one batch."""
-    import torch
-
     if step:
         return torch.stack(values, dim=0)
     return values[0] if len(values) == 1 else torch.cat(values, dim=0)
@@ -132,8 +127,6 @@ def _sequence(values: list[Any], step: bool) -> Any:
 
 def _as_input(inputs: Any, time_dim: int, stimulus_ids: Sequence[Any] | None) -> tuple[Any, list[str]]:
     """Return a time-first (T, stimulus, ...) tensor and the stimulus ids."""
-    import torch
-
     if isinstance(inputs, xr.DataArray):
         for dim in ("stimulus", "time"):
             if dim not in inputs.dims:
@@ -297,19 +290,14 @@ def record(
     >>> record(Threshold(), x, readout="count", device="cpu")["spikes"].values.tolist()
     [[2.0, 1.0]]
     """
-    import torch
     from tqdm.auto import tqdm
 
     _validate_type("model", model, torch.nn.Module, "a torch.nn.Module")
     if readout is not None:
         _check_option("readout", readout, READOUTS)
     _check_option("call", call, CALLS)
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (math.isfinite(dt) and dt > 0):
-        raise ValueError(
-            f"Invalid value for 'dt': expected a number > 0 (seconds per step); got {dt!r}."
-        )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Invalid value for 'batch_size': expected a positive int; got {batch_size!r}.")
+    dt = check_scalar("dt", dt, float, low=0, closed="neither", what="seconds per step")
+    batch_size = check_scalar("batch_size", batch_size, int, low=1)
     _validate_type("unit_prefix", unit_prefix, str, "a string")
     x, ids = _as_input(inputs, time_dim, stimulus_ids)
     dev = resolve_device(device)
@@ -404,7 +392,7 @@ def _assembly(name: str, values: np.ndarray, units: list[Units], ids: list[str],
         "channel": ("unit", np.concatenate([u.channel for u in units])),
         "position": ("unit", np.concatenate([u.position for u in units])),
     }
-    attrs = {
+    attrs: dict[str, Any] = {
         "modality": "snn",
         "units": _SPIKE_UNITS[readout] if name == "spikes" else "a.u.",
         "source": f"model:{type(model).__name__}; trace:{name}; readout:{readout or 'none'}",

@@ -35,6 +35,16 @@ def emit(module: Any, *, step: bool, **tensors: Any) -> None:
         (``(T, batch, ...)``).
     **tensors : torch.Tensor
         Named traces (detached and copied by the tracer, never by the layer).
+
+    Examples
+    --------
+    >>> from brainbridge.snn._trace import emit, tracing
+    >>> seen = []
+    >>> emit("layer", step=True, v=0.5)      # no tracer: nothing happens
+    >>> with tracing(lambda module, step, tensors: seen.append((module, step, tensors))):
+    ...     emit("layer", step=True, v=0.5)
+    >>> seen
+    [('layer', True, {'v': 0.5})]
     """
     callback = _TRACER.get()
     if callback is not None:
@@ -43,7 +53,20 @@ def emit(module: Any, *, step: bool, **tensors: Any) -> None:
 
 @contextmanager
 def tracing(callback: Callable[[Any, bool, dict[str, Any]], None]) -> Iterator[None]:
-    """Make ``callback(module, step, tensors)`` receive every :func:`emit` inside the block."""
+    """Make ``callback(module, step, tensors)`` receive every :func:`emit` inside the block.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from brainbridge.snn import LIF
+    >>> from brainbridge.snn._trace import tracing
+    >>> seen = []
+    >>> with tracing(lambda module, step, tensors: seen.append((type(module).__name__, step,
+    ...                                                         sorted(tensors)))):
+    ...     _ = LIF(beta=0.9)(torch.ones(2, 3))
+    >>> seen
+    [('LIF', True, ['spikes', 'v'])]
+    """
     token = _TRACER.set(callback)
     try:
         yield

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
-from brainbridge._checks import _check_option, _validate_type
+from brainbridge._checks import _check_option, _validate_type, check_scalar
 from brainbridge._config import resolve_device
 from brainbridge._storage import atomic_path
 
@@ -29,20 +30,14 @@ CHECKPOINT_FORMAT = "brainbridge.snn.train/1"
 
 
 def _adam(params: Any, lr: float, weight_decay: float) -> Any:
-    import torch
-
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def _adamw(params: Any, lr: float, weight_decay: float) -> Any:
-    import torch
-
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 def _sgd(params: Any, lr: float, weight_decay: float) -> Any:
-    import torch
-
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
 
 
@@ -56,6 +51,19 @@ def forward_sequence(model: Any, x: Any) -> Any:
     A brainbridge layer (a module with ``forward_seq``) is called through ``forward_seq``;
     any other module is called as ``model(x)``. When the result is a tuple (``(out, state)``,
     or an ``nn.LSTM``'s ``(out, (h, c))``) its first element is the output.
+
+    Examples
+    --------
+    A LIF neuron with ``beta = 0.5`` and input 0.6 reaches ``0.6, 0.9, 1.05``: it fires on
+    the third step.
+
+    >>> import torch
+    >>> from brainbridge.snn import LIF
+    >>> from brainbridge.snn._train import forward_sequence
+    >>> forward_sequence(LIF(beta=0.5), torch.full((3, 1, 1), 0.6)).flatten()
+    tensor([0., 0., 1.])
+    >>> forward_sequence(torch.nn.GRU(2, 3), torch.zeros(4, 1, 2)).shape
+    torch.Size([4, 1, 3])
     """
     out = model.forward_seq(x) if hasattr(model, "forward_seq") else model(x)
     return out[0] if isinstance(out, (tuple, list)) else out
@@ -68,22 +76,8 @@ def _read(out: Any, task: Task) -> Any:
     return out
 
 
-def _positive_int(name: str, value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Invalid value for {name!r}: expected an int >= 1 ({what}); got {value!r}.")
-    return int(value)
-
-
-def _positive_float(name: str, value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < float("inf")):
-        raise ValueError(f"Invalid value for {name!r}: expected a number > 0 ({what}); got {value!r}.")
-    return float(value)
-
-
 def _rng_state(data_gen: Any) -> dict[str, Any]:
-    import torch
-
-    mt = np.random.get_state()  # noqa: NPY002 - the legacy global state is what we restore
+    mt: Any = np.random.get_state()  # noqa: NPY002 - the legacy global state is what we restore
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -95,8 +89,6 @@ def _rng_state(data_gen: Any) -> dict[str, Any]:
 
 
 def _set_rng_state(state: dict[str, Any], data_gen: Any) -> None:
-    import torch
-
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -109,16 +101,12 @@ def _set_rng_state(state: dict[str, Any], data_gen: Any) -> None:
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    import torch
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
 def _load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any]:
-    import torch
-
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
@@ -146,7 +134,7 @@ def train(
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     clip_grad_norm: float | None = None,
-    seed: int = 0,
+    random_state: int = 0,
     device: Any = "auto",
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
@@ -154,17 +142,19 @@ def train(
 ) -> xr.Dataset:
     """Train ``model`` on ``task`` by minibatch gradient descent; return per-epoch metrics.
 
-    Every epoch shuffles the training sequences (a ``torch.Generator`` seeded with ``seed``),
+    Every epoch shuffles the training sequences (a ``torch.Generator`` seeded with
+    ``random_state``),
     takes one optimizer step per batch on ``LOSSES[task.loss]`` of the model output (the
     last step for ``task.target == "last"``, every step otherwise), then scores the test set
     in eval mode under ``torch.no_grad``. The model is trained in place (its parameters are
     the result) and returned to its device and training flag afterwards.
 
-    Determinism: at the start ``torch``, ``numpy`` and ``random`` are seeded with ``seed``
-    and the data order comes from its own generator, so two runs with the same seed, model
+    Determinism: at the start ``torch``, ``numpy`` and ``random`` are seeded with
+    ``random_state`` and the data order comes from its own generator, so two runs with the same
+    ``random_state``, model
     initialisation and device give identical metrics. Seed the model's initialisation
     yourself (e.g. ``torch.manual_seed`` before building it, as
-    :func:`brainbridge.snn._tasks.build_model` does).
+    :func:`brainbridge.snn.build_model` does).
 
     Checkpoints: with ``checkpoint``, after every epoch the model and optimizer state, the
     epoch, every random state (torch, CUDA, numpy, python, data order) and the metrics so far
@@ -194,8 +184,9 @@ def train(
     clip_grad_norm : float, optional
         Rescale the gradients so that their global L2 norm is at most this value
         (``torch.nn.utils.clip_grad_norm_``) before each step.
-    seed : int, default=0
-        Seed of torch, numpy, random and the data order.
+    random_state : int, default=0
+        Seed (>= 0) of torch, numpy, random and the data order. An int, not a numpy
+        ``Generator``: it seeds torch's and Python's global generators too.
     device : "auto", str or torch.device, default="auto"
         Where the model trains.
     checkpoint : str or Path, optional
@@ -211,7 +202,7 @@ def train(
         ``train_loss``, ``test_loss``, ``train_{metric}``, ``test_{metric}`` (the metric of
         ``task.metric``; the train values are averaged over the epoch's batches while the
         weights change) and ``seconds`` (wall time of the epoch). attrs: ``task``,
-        ``metric``, ``chance``, ``higher_is_better`` (0/1), ``seed``, ``lr``, ``batch_size``,
+        ``metric``, ``chance``, ``higher_is_better`` (0/1), ``random_state``, ``lr``, ``batch_size``,
         ``optimizer``, ``weight_decay``, ``clip_grad_norm`` (-1 for none), ``n_parameters``.
 
     Examples
@@ -232,21 +223,18 @@ def train(
     >>> metrics["test_accuracy"].sizes["epoch"], float(metrics["test_accuracy"][-1]) > 0.9
     (10, True)
     """
-    import torch
     from tqdm.auto import tqdm
 
     _validate_type("model", model, torch.nn.Module, "a torch.nn.Module")
     _validate_type("task", task, Task, "a brainbridge.snn Task (e.g. digits_task())")
-    epochs = _positive_int("epochs", epochs, "number of epochs")
-    lr = _positive_float("lr", lr, "learning rate")
-    batch_size = _positive_int("batch_size", batch_size, "sequences per step")
+    epochs = check_scalar("epochs", epochs, int, low=1, what="number of epochs")
+    lr = check_scalar("lr", lr, float, low=0, closed="neither", what="learning rate")
+    batch_size = check_scalar("batch_size", batch_size, int, low=1, what="sequences per step")
     _check_option("optimizer", optimizer, OPTIMIZERS)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(f"Invalid value for 'weight_decay': expected a number >= 0; got {weight_decay!r}.")
-    if clip_grad_norm is not None:
-        clip_grad_norm = _positive_float("clip_grad_norm", clip_grad_norm, "maximum gradient norm")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Invalid value for 'seed': expected an int >= 0; got {seed!r}.")
+    weight_decay = check_scalar("weight_decay", weight_decay, float, low=0)
+    clip_grad_norm = check_scalar("clip_grad_norm", clip_grad_norm, float, low=0, closed="neither",
+                                  allow_none=True, what="maximum gradient norm")
+    seed = check_scalar("random_state", random_state, int, low=0, what="a seed")
     if resume and checkpoint is None:
         raise ValueError(
             "Invalid value for 'resume': resume=True needs a 'checkpoint' file to resume from; got "
@@ -258,7 +246,8 @@ def train(
     metric_fn = METRICS[task.metric]
     config = {"task": task.name, "epochs": epochs, "lr": lr, "batch_size": batch_size,
               "optimizer": optimizer, "weight_decay": float(weight_decay),
-              "clip_grad_norm": -1.0 if clip_grad_norm is None else clip_grad_norm, "seed": int(seed)}
+              "clip_grad_norm": -1.0 if clip_grad_norm is None else clip_grad_norm,
+              "random_state": seed}
 
     was_training = model.training
     first_param = next(model.parameters(), None)
@@ -351,9 +340,20 @@ def evaluate(model: Any, task: Task, *, split: str = "test", batch_size: int = 2
     -------
     (float, float)
         ``(loss, metric)``.
-    """
-    import torch
 
+    Examples
+    --------
+    A readout that outputs zeros has the cross-entropy of a uniform guess, ``log(4)``:
+
+    >>> import torch
+    >>> from brainbridge.snn import evaluate, memory_task
+    >>> task = memory_task(3, n_symbols=4, n_train=128, n_test=64)
+    >>> silent = torch.nn.Linear(5, 4)
+    >>> _ = torch.nn.init.zeros_(silent.weight), torch.nn.init.zeros_(silent.bias)
+    >>> loss, accuracy = evaluate(silent, task, device="cpu")
+    >>> round(loss, 4)
+    1.3863
+    """
     _check_option("split", split, ["train", "test"])
     dev = resolve_device(device)
     x_all = task.x_test if split == "test" else task.x_train

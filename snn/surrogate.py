@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from .._checks import _check_option
+from .._checks import _check_option, check_scalar
 
 __all__ = ["SURROGATES", "DEFAULT_SCALES", "Surrogate", "resolve", "heaviside", "fast_sigmoid",
            "arctan", "sigmoid", "triangle", "straight_through", "FastSigmoid", "ArcTan",
@@ -85,7 +85,7 @@ class _SpikeFunction(torch.autograd.Function):
     """Shared forward / setup_context; subclasses set ``_derivative``."""
 
     @staticmethod
-    def forward(x: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(x: torch.Tensor, scale: float) -> torch.Tensor:
         return (x >= 0).to(x.dtype)
 
     @staticmethod
@@ -100,10 +100,21 @@ class FastSigmoid(_SpikeFunction):
 
     Forward ``H(x)``; backward ``dS/dx = 1 / (1 + k |x|)^2``, the derivative of the fast
     sigmoid ``x / (1 + k |x|)`` up to the factor ``k``; ``k`` is the slope (snntorch default 25).
+
+    Examples
+    --------
+    At ``k |x| = 1`` the gradient is ``1 / 2^2``:
+
+    >>> import torch
+    >>> from brainbridge.snn.surrogate import FastSigmoid
+    >>> x = torch.tensor([0.04], requires_grad=True)
+    >>> FastSigmoid.apply(x, 25.0).sum().backward()
+    >>> x.grad
+    tensor([0.2500])
     """
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _d_fast_sigmoid(x, ctx.scale), None
 
@@ -114,10 +125,22 @@ class ArcTan(_SpikeFunction):
 
     Forward ``H(x)``; backward ``dS/dx = (alpha / 2) / (1 + (pi alpha x / 2)^2)``, the derivative
     of ``arctan(pi alpha x / 2) / pi + 1/2`` (spikingjelly and snntorch default ``alpha = 2``).
+
+    Examples
+    --------
+    At ``pi alpha x / 2 = 1`` the gradient is half the peak ``alpha / 2``:
+
+    >>> import math
+    >>> import torch
+    >>> from brainbridge.snn.surrogate import ArcTan
+    >>> x = torch.tensor([1 / math.pi], requires_grad=True)
+    >>> ArcTan.apply(x, 2.0).sum().backward()
+    >>> x.grad
+    tensor([0.5000])
     """
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _d_arctan(x, ctx.scale), None
 
@@ -127,10 +150,21 @@ class Sigmoid(_SpikeFunction):
 
     Forward ``H(x)``; backward ``dS/dx = alpha sig(alpha x) (1 - sig(alpha x))`` with
     ``sig`` the logistic function (spikingjelly default ``alpha = 4``).
+
+    Examples
+    --------
+    The peak is ``alpha / 4`` at ``x = 0``:
+
+    >>> import torch
+    >>> from brainbridge.snn.surrogate import Sigmoid
+    >>> x = torch.tensor([0.0, 1.0], requires_grad=True)
+    >>> Sigmoid.apply(x, 4.0).sum().backward()
+    >>> x.grad
+    tensor([1.0000, 0.0707])
     """
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _d_sigmoid(x, ctx.scale), None
 
@@ -142,10 +176,21 @@ class Triangle(_SpikeFunction):
     Forward ``H(x)``; backward ``dS/dx = max(0, 1 - |x| / w) / w``: a triangle of half-width
     ``w`` (default 1) and unit area. Bellec et al. use ``0.3 max(0, 1 - |x|)``, i.e. ``w = 1``
     times a dampening factor 0.3 that can be folded into the learning rate.
+
+    Examples
+    --------
+    With ``w = 2``: ``(1 - 1/2) / 2`` at ``x = 1``, and 0 outside the triangle:
+
+    >>> import torch
+    >>> from brainbridge.snn.surrogate import Triangle
+    >>> x = torch.tensor([1.0, 3.0], requires_grad=True)
+    >>> Triangle.apply(x, 2.0).sum().backward()
+    >>> x.grad
+    tensor([0.2500, 0.0000])
     """
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _d_triangle(x, ctx.scale), None
 
@@ -155,21 +200,31 @@ class StraightThrough(_SpikeFunction):
 
     Forward ``H(x)``; backward ``dS/dx = 1`` where ``|x| < w`` and 0 elsewhere; the default
     ``w = inf`` passes the gradient unchanged everywhere.
+
+    Examples
+    --------
+    >>> import math
+    >>> import torch
+    >>> from brainbridge.snn.surrogate import StraightThrough
+    >>> x = torch.tensor([-3.0, 0.5], requires_grad=True)
+    >>> s = StraightThrough.apply(x, math.inf)
+    >>> s.sum().backward()
+    >>> s.detach(), x.grad
+    (tensor([0., 1.]), tensor([1., 1.]))
     """
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _d_straight_through(x, ctx.scale), None
 
 
-def _check_scale(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a number > 0 (the surrogate's sharpness); "
-            f"got {value!r}. Pass e.g. {name}={_DEFAULT_BY_ARG[name]}."
-        )
-    return float(value)
+def _check_scale(name: str, value: Any, default: float) -> float:
+    """A sharpness > 0 as a float (``inf`` too: the window of :func:`straight_through`)."""
+    if isinstance(value, float) and value == math.inf:
+        return math.inf
+    return check_scalar(name, value, float, low=0, closed="neither",
+                        what="the surrogate's sharpness", fix=f"Pass e.g. {name}={default}.")
 
 
 def fast_sigmoid(x: torch.Tensor, slope: float = 25.0) -> torch.Tensor:
@@ -195,7 +250,7 @@ def fast_sigmoid(x: torch.Tensor, slope: float = 25.0) -> torch.Tensor:
     >>> s.detach(), x.grad
     (tensor([0., 1., 1.]), tensor([0.0816, 1.0000, 0.0278]))
     """
-    return FastSigmoid.apply(x, _check_scale("slope", slope))
+    return FastSigmoid.apply(x, _check_scale("slope", slope, DEFAULT_SCALES["fast_sigmoid"]))
 
 
 def arctan(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
@@ -220,7 +275,7 @@ def arctan(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
     >>> x.grad
     tensor([1.0000, 0.2884])
     """
-    return ArcTan.apply(x, _check_scale("alpha", alpha))
+    return ArcTan.apply(x, _check_scale("alpha", alpha, DEFAULT_SCALES["arctan"]))
 
 
 def sigmoid(x: torch.Tensor, alpha: float = 4.0) -> torch.Tensor:
@@ -245,7 +300,7 @@ def sigmoid(x: torch.Tensor, alpha: float = 4.0) -> torch.Tensor:
     >>> x.grad
     tensor([1.0000, 0.4200])
     """
-    return Sigmoid.apply(x, _check_scale("alpha", alpha))
+    return Sigmoid.apply(x, _check_scale("alpha", alpha, DEFAULT_SCALES["sigmoid"]))
 
 
 def triangle(x: torch.Tensor, width: float = 1.0) -> torch.Tensor:
@@ -270,7 +325,7 @@ def triangle(x: torch.Tensor, width: float = 1.0) -> torch.Tensor:
     >>> x.grad
     tensor([1.0000, 0.5000, 0.0000])
     """
-    return Triangle.apply(x, _check_scale("width", width))
+    return Triangle.apply(x, _check_scale("width", width, DEFAULT_SCALES["triangle"]))
 
 
 def straight_through(x: torch.Tensor, width: float = math.inf) -> torch.Tensor:
@@ -295,7 +350,7 @@ def straight_through(x: torch.Tensor, width: float = math.inf) -> torch.Tensor:
     >>> x.grad
     tensor([1., 1., 0.])
     """
-    return StraightThrough.apply(x, _check_scale("width", width))
+    return StraightThrough.apply(x, _check_scale("width", width, DEFAULT_SCALES["straight_through"]))
 
 
 #: name -> spike function ``f(x, scale)``.
@@ -316,7 +371,6 @@ DEFAULT_SCALES: dict[str, float] = {
     "straight_through": math.inf,
 }
 
-_DEFAULT_BY_ARG = {"slope": 25.0, "alpha": 2.0, "width": 1.0, "scale": 1.0}
 
 def _d_arctan_(z: torch.Tensor, alpha: float) -> torch.Tensor:
     return z.mul_(math.pi / 2.0 * alpha).square_().add_(1.0).reciprocal_().mul_(alpha / 2.0)
@@ -374,7 +428,8 @@ class Surrogate:
 
     def __post_init__(self) -> None:
         _check_option("surrogate", self.name, SURROGATES)
-        scale = DEFAULT_SCALES[self.name] if self.scale is None else _check_scale("scale", self.scale)
+        default = DEFAULT_SCALES[self.name]
+        scale = default if self.scale is None else _check_scale("scale", self.scale, default)
         object.__setattr__(self, "scale", float(scale))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

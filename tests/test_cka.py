@@ -439,10 +439,10 @@ def test_error_options(rng):
            "Drop sigma or use kernel='rbf'.")
     with pytest.raises(ValueError, match=re.escape(msg)):
         cka(x, y, sigma=1.0)
-    msg = "Invalid value for 'sigma': expected a positive number; got -1.0."
+    msg = "Invalid value for 'sigma': expected a finite number in (0, inf); got -1.0."
     with pytest.raises(ValueError, match=re.escape(msg)):
         cka(x, y, kernel="rbf", sigma=-1.0)
-    msg = "Invalid value for 'chunk_size': expected a positive int or None; got 0."
+    msg = "Invalid value for 'chunk_size': expected an integer >= 1 or None; got 0."
     with pytest.raises(ValueError, match=re.escape(msg)):
         cka(x, y, chunk_size=0)
     msg = ("kernel='rbf' needs every n x n kernel matrix in memory and cannot stream; "

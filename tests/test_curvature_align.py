@@ -248,10 +248,10 @@ def test_community_agreement_equals_sklearn(rng, n):
 def test_errors(rng):
     x = rng.normal(size=(20, 3))
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'n_permutations': expected a non-negative integer; got -1.")):
+            "Invalid value for 'n_permutations': expected an integer >= 0; got -1.")):
         curvature_alignment(x, x, k=3, n_permutations=-1)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'flow_iterations': expected a non-negative integer; got True.")):
+            "Invalid value for 'flow_iterations': expected an integer >= 0; got True.")):
         curvature_alignment(x, x, k=3, flow_iterations=True)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'alpha': expected a number in [0, 1] (mass kept on the node); got 2.")):
@@ -260,7 +260,7 @@ def test_errors(rng):
             "Invalid value for 'null': expected one of 'labels', 'degree'; got 'edges'.")):
         curvature_alignment(x, x, k=3, null="edges")
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'degree_bins': expected a positive integer; got 0.")):
+            "Invalid value for 'degree_bins': expected an integer >= 1; got 0.")):
         curvature_alignment(x, x, k=3, null="degree", degree_bins=0)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'b': expected a graph as directed as 'a' (directed=False); got "

@@ -259,20 +259,21 @@ def test_no_hidden_state_kept(rng):
          "Invalid value for 'num_branches': only variant='branch' has branches; got num_branches=2 with "
          "variant='v1'. Drop num_branches or pass variant='branch'."),
         ({"lam": 0},
-         "Invalid value for 'lam': expected a finite number > 0 (memory speed-up factor lambda); got 0."),
+         "Invalid value for 'lam': expected a finite number in (0, inf) (memory speed-up factor lambda); "
+         "got 0."),
         ({"tau_s": -1.0},
-         "Invalid value for 'tau_s': expected a finite number > 0 (synapse time constant, in the unit "
-         "of dt); got -1.0."),
+         "Invalid value for 'tau_s': expected a finite number in (0, inf) (synapse time constant, in the "
+         "unit of dt); got -1.0."),
         ({"tau_m_range": (10.0, 1.0)},
          "Invalid value for 'tau_m_range': expected (tau_min, tau_max) with 0 < tau_min <= tau_max (memory "
          "time constants, in the unit of dt); got (10.0, 1.0). Pass e.g. tau_m_range=(1.0, 1000.0)."),
         ({"w_s_init": -0.1},
-         "Invalid value for 'w_s_init': expected a number >= 0 (initial synaptic weight, passed through "
-         "relu); got -0.1. A negative start would leave the synapse dead (relu gradient 0); pass e.g. "
-         "w_s_init=0.5."),
+         "Invalid value for 'w_s_init': expected a finite number in [0, inf) (initial synaptic weight, "
+         "passed through relu); got -0.1. A negative start would leave the synapse dead (relu gradient "
+         "0); pass e.g. w_s_init=0.5."),
         ({"dt": float("nan")},
-         "Invalid value for 'dt': expected a finite number > 0 (time step, in the unit of tau_s and tau_m); "
-         "got nan."),
+         "Invalid value for 'dt': expected a finite number in (0, inf) (time step, in the unit of tau_s "
+         "and tau_m); got nan."),
         ({"mlp_layers": -1},
          "Invalid value for 'mlp_layers': expected an integer >= 0 (number of hidden MLP layers); got -1."),
     ],
@@ -281,6 +282,13 @@ def test_constructor_errors(kwargs, message):
     args = {"n_in": 4, "n_out": 2} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
         ELM(**args)
+
+
+def test_numpy_scalars_are_accepted():
+    # one check_scalar for every layer: numpy integers and floats count (issue #14)
+    elm = ELM(np.int64(4), np.int32(2), n_memory=np.int64(3), lam=np.float32(2.0), dt=np.float64(1.0))
+    assert (elm.n_in, elm.n_out, elm.n_memory) == (4, 2, 3) and type(elm.n_memory) is int
+    assert type(elm.lam) is float and elm.lam == 2.0
 
 
 def test_input_errors():

@@ -384,7 +384,7 @@ def test_errors(rng):
             "or '_only'; got ['A+B'].")):
         variance_partitioning({"A+B": feats, "C": feats}, resp, encoder=RIDGE)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'n_splits': expected a positive int; got 0.")):
+            "Invalid value for 'n_splits': expected an integer >= 1; got 0.")):
         split_half_ceiling(trials, n_splits=0)
 
 

@@ -164,7 +164,7 @@ def test_unknown_layer_suggests(tiny, images):
 
 
 @pytest.mark.parametrize("kwargs, msg", [
-    ({"batch_size": 0}, "Invalid value for 'batch_size': expected a positive int; got 0."),
+    ({"batch_size": 0}, "Invalid value for 'batch_size': expected an integer >= 1; got 0."),
     ({"reduce": "avg"}, "Invalid value for 'reduce': expected one of 'flatten', 'mean', 'max'; "
                         "got 'avg'."),
     ({"layers": []}, "Invalid value for 'layers': expected at least one module path; got []."),

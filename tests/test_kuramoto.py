@@ -275,7 +275,8 @@ def test_defaults():
          "Invalid value for 'channels': expected a multiple of n=4 (channels are split into oscillators "
          "of n dimensions); got 10. Use e.g. channels=12."),
         ({"steps": 0}, "Invalid value for 'steps': expected an integer >= 1 (number of updates T); got 0."),
-        ({"gamma": 0.0}, "Invalid value for 'gamma': expected a finite number > 0 (step size); got 0.0."),
+        ({"gamma": 0.0},
+         "Invalid value for 'gamma': expected a finite number in (0, inf) (step size); got 0.0."),
         ({"coupling": "lineer"},
          "Invalid value for 'coupling': expected one of 'linear', 'conv', 'attention'; got 'lineer'. "
          "Did you mean 'linear'?"),
@@ -294,14 +295,30 @@ def test_defaults():
          "symmetrise; got symmetric=True with coupling='attention'. Use coupling='linear' or 'conv', or "
          "symmetric=False."),
         ({"omega_init": -1.0},
-         "Invalid value for 'omega_init': expected a finite number >= 0 (standard deviation of the "
-         "natural-frequency init); got -1.0."),
+         "Invalid value for 'omega_init': expected a finite number in [0, inf) (standard deviation "
+         "of the natural-frequency init); got -1.0."),
     ],
 )
 def test_constructor_errors(kwargs, message):
     args = {"channels": 8} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
         Kuramoto(**args)
+
+
+def test_numpy_integers_are_accepted():
+    # Kuramoto(8, steps=np.int64(3)) used to be refused while memory_task accepted numpy
+    # integers; one check_scalar now serves both (issue #14)
+    torch.manual_seed(0)
+    a = Kuramoto(np.int64(8), n=np.int32(2), steps=np.int64(3), gamma=np.float32(0.5))
+    torch.manual_seed(0)
+    b = Kuramoto(8, n=2, steps=3, gamma=0.5)
+    assert (a.channels, a.n, a.steps) == (8, 2, 3) and type(a.steps) is int
+    c = torch.randn(4, 8)
+    gen = torch.Generator().manual_seed(1)
+    out_a = a(c, generator=gen)[0]
+    out_b = b(c, generator=torch.Generator().manual_seed(1))[0]
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
+    assert KuramotoClassifier(np.int64(4), np.int64(3), channels=8).head.out_features == 3
 
 
 def test_forward_errors():

@@ -450,7 +450,7 @@ def test_surrogate_scale_is_used():
      "got 'substract'. Did you mean 'subtract'?"),
     (dict(reset_timing="prev"), "Invalid value for 'reset_timing': expected one of 'same', "
      "'previous'; got 'prev'."),
-    (dict(refractory=-1), "Invalid value for 'refractory': expected an int >= 0 (steps); got -1."),
+    (dict(refractory=-1), "Invalid value for 'refractory': expected an integer >= 0 (steps); got -1."),
     (dict(mpbn=True), "Invalid value for 'shape': mpbn=True needs the neuron shape (its first dim is "
      "the batch-norm channel); got shape=None. Pass e.g. shape=128."),
     (dict(shape=(3, 0)), "Invalid value for 'shape': expected a positive int or a tuple of positive "
@@ -478,7 +478,7 @@ def test_input_errors():
             "loop for an arbitrary callable.")):
         lif_seq(torch.zeros(3, 2), None, LIFParams(0.9, 1.0), surrogate=abs)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'n_neurons': expected an int >= 1; got 0.")):
+            "Invalid value for 'n_neurons': expected an integer >= 1; got 0.")):
         RLIF(0)
 
 

@@ -347,8 +347,8 @@ def test_array_errors(rng):
             "in Hz (frames per second), e.g. load_calcium(x, frame_rate=30.0).")):
         load_calcium(x)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'frame_rate': expected a positive number of frames per second "
-            "(Hz); got -1.")):
+            "Invalid value for 'frame_rate': expected a finite number in (0, inf) (frames per "
+            "second, Hz); got -1.")):
         load_calcium(x, frame_rate=-1)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'source': expected an (n_frames, n_rois) array of numbers, a "
@@ -367,9 +367,9 @@ def test_array_errors(rng):
             "Did you mean 'percentile'?")):
         load_calcium(x, frame_rate=5.0, baseline="percentil")
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'percentile': expected a number between 0 and 100; got 120.")):
+            "Invalid value for 'percentile': expected a finite number in [0, 100]; got 120.")):
         load_calcium(x, frame_rate=5.0, percentile=120)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'baseline_window': expected a positive number of seconds; got "
-            "0.")):
+            "Invalid value for 'baseline_window': expected a finite number in (0, inf) "
+            "(seconds); got 0.")):
         load_calcium(x, frame_rate=5.0, baseline_window=0)

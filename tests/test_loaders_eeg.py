@@ -348,7 +348,7 @@ def test_array_errors(rng):
     x = rng.normal(size=(4, 100))
     _raises(ValueError, "Invalid value for 'sfreq': an array source needs its sampling rate in "
             "Hz; got None. Pass it, e.g. load_eeg(data, sfreq=250.0).", x)
-    _raises(ValueError, "Invalid value for 'sfreq': expected a positive number of Hz; got -1.0.",
+    _raises(ValueError, "Invalid value for 'sfreq': expected a finite number in (0, inf) (Hz); got -1.0.",
             x, sfreq=-1.0)
     _raises(ValueError, "Invalid value for 'ch_names': expected 4 names (str), one per row of "
             "the array of shape (4, 100); got 3. Give one name per channel, or transpose the "
@@ -386,7 +386,7 @@ def test_option_errors(rng, tmp_path):
             "tmin=-0.2, tmax=0.8.", raw, events=EVENTS, tmin=-0.1)
     _raises(ValueError, "Invalid value for 'tmin'/'tmax': tmin must be below tmax; got "
             "tmin=0.5, tmax=0.1.", raw, events=EVENTS, tmin=0.5, tmax=0.1)
-    _raises(ValueError, "Invalid value for 'tmax': expected a finite number of seconds; got "
+    _raises(ValueError, "Invalid value for 'tmax': expected a finite number (seconds); got "
             "'1'.", raw, events=EVENTS, tmin=0.0, tmax="1")
     _raises(ValueError, "Invalid value for 'events': expected an (n_events, 3) integer array of "
             "mne events (sample, previous value, id); got int64 array of shape (8, 2). Build "

@@ -343,8 +343,8 @@ def test_tr_argument_disagrees_with_header(box_mask: nib.Nifti1Image) -> None:
 
 @pytest.mark.parametrize("bad", [0, -1.5, float("nan")])
 def test_tr_argument_invalid(bad: float) -> None:
-    msg = (f"Invalid value for 'tr': expected the repetition time as a positive number of "
-           f"seconds; got {bad!r}.")
+    msg = (f"Invalid value for 'tr': expected a finite number in (0, inf) or None (the "
+           f"repetition time in seconds); got {bad!r}.")
     with pytest.raises(ValueError, match=re.escape(msg)):
         load_fmri(ROI_TABLE, tr=bad)
 

@@ -149,7 +149,8 @@ def test_load_spikes_errors():
             "pass unit_ids=None, or give 'times' as a list.")):
         load_spikes({"a": [0.1]}, bin_size=0.1, unit_ids=["b"])
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'bin_size': expected a positive number of seconds; got -0.1.")):
+            "Invalid value for 'bin_size': expected a finite number in (0, inf) (seconds); got "
+            "-0.1.")):
         load_spikes([[0.1]], bin_size=-0.1)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 't_stop': t_stop - t_start = 1.05 s is not a whole number of "

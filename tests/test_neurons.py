@@ -139,7 +139,7 @@ def test_errors():
            "'mutal'. Did you mean 'mutual'?")
     with pytest.raises(ValueError, match=re.escape(msg)):
         match_units(x, x, method="mutal")
-    msg = "Invalid value for 'chunk_size': expected a positive integer; got 0."
+    msg = "Invalid value for 'chunk_size': expected an integer >= 1; got 0."
     with pytest.raises(ValueError, match=re.escape(msg)):
         neuron_correlation(x, x, chunk_size=0)
 
@@ -166,7 +166,7 @@ def planted(rng):
 @pytest.mark.parametrize("method", ["best", "mutual", "hungarian"])
 def test_planted_pairs_recovered(planted, method):
     x, y, perm = planted
-    ds = match_units(x, y, method=method, n_null=19, random_state=0, device="cpu")
+    ds = match_units(x, y, method=method, n_permutations=19, random_state=0, device="cpu")
     assert ds.partner.values.tolist() == [str(j) for j in perm]
     np.testing.assert_allclose(ds.r.values, _ref(x, y)[np.arange(6), perm], atol=1e-12)
     np.testing.assert_allclose(ds.p.values, 1 / 20)
@@ -176,7 +176,7 @@ def test_hungarian_equals_brute_force(rng):
     r = rng.uniform(-1, 1, size=(4, 5))
     da = xr.DataArray(r, dims=("unit_a", "unit_b"),
                       coords={"unit_a": list("abcd"), "unit_b": list("vwxyz")})
-    ds = match_units(da, method="hungarian", n_null=0)
+    ds = match_units(da, method="hungarian", n_permutations=0)
     best = max(itertools.permutations(range(5), 4), key=lambda c: sum(r[i, j] for i, j in enumerate(c)))
     assert ds.partner.values.tolist() == ["vwxyz"[j] for j in best]
     assert np.all(np.isnan(ds.p.values))
@@ -186,8 +186,8 @@ def test_mutual_is_symmetric(rng):
     r = rng.uniform(-1, 1, size=(6, 6))
     da = xr.DataArray(r, dims=("unit_a", "unit_b"),
                       coords={"unit_a": [f"a{i}" for i in range(6)], "unit_b": [f"b{i}" for i in range(6)]})
-    fwd = match_units(da, method="mutual", n_null=0)
-    back = match_units(da.T.rename(unit_a="unit_b", unit_b="unit_a"), method="mutual", n_null=0)
+    fwd = match_units(da, method="mutual", n_permutations=0)
+    back = match_units(da.T.rename(unit_a="unit_b", unit_b="unit_a"), method="mutual", n_permutations=0)
     pairs = {(a, b) for a, b in zip(fwd.unit_a.values, fwd.partner.values) if b}
     pairs_back = {(b, a) for a, b in zip(back.unit_a.values, back.partner.values) if b}
     assert pairs == pairs_back and pairs
@@ -195,16 +195,16 @@ def test_mutual_is_symmetric(rng):
 
 def test_null_p_values_large_for_noise(rng):
     x, y = rng.normal(size=(100, 4)), rng.normal(size=(100, 5))
-    ds = match_units(x, y, n_null=19, random_state=0, device="cpu")
+    ds = match_units(x, y, n_permutations=19, random_state=0, device="cpu")
     assert np.median(ds.p.values) > 0.1
 
 
 def test_precomputed_with_null_errors():
     da = xr.DataArray(np.eye(2), dims=("unit_a", "unit_b"))
-    msg = ("Invalid value for 'n_null': a precomputed correlation matrix has no samples to "
-           "permute; got n_null=5. Pass n_null=0, or pass both assemblies.")
+    msg = ("Invalid value for 'n_permutations': a precomputed correlation matrix has no samples "
+           "to permute; got n_permutations=5. Pass n_permutations=0, or pass both assemblies.")
     with pytest.raises(ValueError, match=re.escape(msg)):
-        match_units(da, n_null=5)
+        match_units(da, n_permutations=5)
 
 
 @pytest.fixture(scope="module")
@@ -234,8 +234,8 @@ def test_distributed_equals_local(rng, client, lazy):
         np.testing.assert_allclose(dist.baseline_r.values, local.baseline_r.values, atol=1e-5)
     g = neuron_correlation(x, y, chunk_size=10, baseline="gaussian", random_state=3, client=client)
     assert np.abs(g.baseline_r.values).max() < 0.45  # independent noise: |r| ~ 1/sqrt(103)
-    m = match_units(x, y, n_null=5, chunk_size=10, client=client, random_state=0, device="cpu")
-    m_local = match_units(x, y, n_null=5, chunk_size=10, random_state=0, device="cpu")
+    m = match_units(x, y, n_permutations=5, chunk_size=10, client=client, random_state=0, device="cpu")
+    m_local = match_units(x, y, n_permutations=5, chunk_size=10, random_state=0, device="cpu")
     assert m.partner.values.tolist() == m_local.partner.values.tolist()
     np.testing.assert_allclose(m.p.values, m_local.p.values)
 

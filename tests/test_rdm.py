@@ -332,6 +332,18 @@ def test_missing_dim(rng):
     assert r.dims == ("image", "image_")
 
 
+def test_one_stimulus_is_an_error(rng):
+    # it used to return [[0]] silently (issue #14)
+    msg = ("Invalid value for 'x': an RDM needs at least 2 conditions along 'stimulus' (a "
+           "dissimilarity compares two patterns); got 1. Give x two or more stimuli, or pass "
+           "dim= the dim that holds the conditions.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        rdm(rng.standard_normal((1, 5)), device="cpu")
+    x = xr.DataArray(rng.standard_normal((1, 5)), dims=("image", "unit"))
+    with pytest.raises(ValueError, match=re.escape(msg.replace("'stimulus'", "'image'"))):
+        rdm(x, dim="image", device="cpu")
+
+
 # ----------------------------------------------------------------------------- GPU
 
 @pytest.mark.gpu

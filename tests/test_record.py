@@ -297,7 +297,7 @@ def test_errors(rng):
             "'counts'. Did you mean 'count'?")):
         record(net, x, readout="counts")
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'dt': expected a number > 0 (seconds per step); got 0.")):
+            "Invalid value for 'dt': expected a finite number in (0, inf) (seconds per step); got 0.")):
         record(net, x, dt=0)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'model': no layer emitted a trace. Use brainbridge.snn layers, "

@@ -203,7 +203,7 @@ def test_selectivity_errors(rng):
     )
     with pytest.raises(ValueError, match=re.escape(msg)):
         selectivity(neg, "face", method="csi")
-    msg = "Invalid value for 'k': expected an integer in [1, 60] (the size of 'stimulus'); got 61."
+    msg = "Invalid value for 'k': expected an integer in [1, 60] (at most the size of 'stimulus'); got 61."
     with pytest.raises(ValueError, match=re.escape(msg)):
         top_stimuli(x, k=61)
 
@@ -369,7 +369,7 @@ def test_permutation_errors(rng):
             "shuffle; got 10. Leave n_permutations=0, or use a label-based method.")):
         selectivity(x, method="lifetime_sparseness", n_permutations=10)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'n_permutations': expected a non-negative integer; got -1.")):
+            "Invalid value for 'n_permutations': expected an integer >= 0; got -1.")):
         selectivity(x, "face", n_permutations=-1)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'family': expected the name of a coord on 'unit' (one of 'layer'); "

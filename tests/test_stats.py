@@ -94,14 +94,14 @@ def test_bootstrap_result(rng):
 def test_permutation_test(rng):
     data = _subject_rdms(rng, n_subj=2, n_stim=15)
     a, b = data.isel(subject=0), data.isel(subject=1)
-    res = permutation_test(a, b, method="spearman", n_perm=200, random_state=0)
+    res = permutation_test(a, b, method="spearman", n_permutations=200, random_state=0)
     assert res.statistic == pytest.approx(float(compare_rdms(a, b, device="cpu")))
     assert res.p_value == (1 + np.sum(res.null >= res.statistic)) / 201
     assert res.p_value < 0.05
     unrelated = _subject_rdms(np.random.default_rng(99), n_subj=1, n_stim=15).isel(subject=0)
     unrelated = unrelated.assign_coords(stimulus=a["stimulus"].values,
                                         stimulus_=a["stimulus_"].values)
-    assert permutation_test(a, unrelated, n_perm=200, random_state=0).p_value > 0.05
+    assert permutation_test(a, unrelated, n_permutations=200, random_state=0).p_value > 0.05
 
 
 def test_errors(rng):
@@ -116,6 +116,16 @@ def test_errors(rng):
            "str.")
     with pytest.raises(TypeError, match=re.escape(msg)):
         permutation_test(data.isel(subject=0), data.isel(subject=1), random_state="x")
+    msg = "Invalid value for 'n_permutations': expected an integer >= 1; got 0."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        permutation_test(data.isel(subject=0), data.isel(subject=1), n_permutations=0)
+    msg = "Invalid value for 'n_boot': expected an integer >= 1; got 2.5."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        bootstrap(data.isel(subject=[0]), data, n_boot=2.5)
+    msg = ("Invalid value for 'ci': expected a finite number in (0, 1) (coverage of the "
+           "confidence intervals); got 1.5.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        bootstrap(data.isel(subject=[0]), data, ci=1.5)
 
 
 @pytest.mark.parametrize("method", ["cosine", "corr", "spearman", "rho_a"])

@@ -165,11 +165,16 @@ def test_each_surrogate_runs_under_torch_compile(rng):
 
 @pytest.mark.parametrize(("call", "msg"), [
     (lambda: surrogate.fast_sigmoid(torch.zeros(1), slope=0), "Invalid value for 'slope': expected a "
-     "number > 0 (the surrogate's sharpness); got 0. Pass e.g. slope=25.0."),
+     "finite number in (0, inf) (the surrogate's sharpness); got 0. Pass e.g. slope=25.0."),
     (lambda: surrogate.arctan(torch.zeros(1), alpha=-1.0), "Invalid value for 'alpha': expected a "
-     "number > 0 (the surrogate's sharpness); got -1.0. Pass e.g. alpha=2.0."),
+     "finite number in (0, inf) (the surrogate's sharpness); got -1.0. Pass e.g. alpha=2.0."),
+    # each function suggests its own default (sigmoid's alpha is 4.0, arctan's 2.0; issue #14)
+    (lambda: surrogate.sigmoid(torch.zeros(1), alpha=-1), "Invalid value for 'alpha': expected a "
+     "finite number in (0, inf) (the surrogate's sharpness); got -1. Pass e.g. alpha=4.0."),
     (lambda: surrogate.triangle(torch.zeros(1), width="1"), "Invalid value for 'width': expected a "
-     "number > 0 (the surrogate's sharpness); got '1'. Pass e.g. width=1.0."),
+     "finite number in (0, inf) (the surrogate's sharpness); got '1'. Pass e.g. width=1.0."),
+    (lambda: Surrogate("sigmoid", scale=0.0), "Invalid value for 'scale': expected a "
+     "finite number in (0, inf) (the surrogate's sharpness); got 0.0. Pass e.g. scale=4.0."),
     (lambda: Surrogate("sigmod"), "Invalid value for 'surrogate': expected one of 'fast_sigmoid', "
      "'arctan', 'sigmoid', 'triangle', 'straight_through'; got 'sigmod'. Did you mean 'sigmoid'?"),
     (lambda: resolve(3), "Invalid value for 'surrogate': expected one of 'fast_sigmoid', 'arctan', "

@@ -10,8 +10,7 @@ import torch
 import xarray as xr
 
 from brainbridge._config import torch_threads
-from brainbridge.snn import _train
-from brainbridge.snn._tasks import adding_task, build_model, grasshopper_task, memory_task
+from brainbridge.snn import _train, adding_task, build_model, grasshopper_task, memory_task
 from brainbridge.snn._train import evaluate, train
 
 
@@ -41,7 +40,7 @@ class TinyGRU(torch.nn.Module):
 
 @pytest.fixture
 def task():
-    return memory_task(4, n_symbols=3, n_train=40, n_test=16, seed=0)
+    return memory_task(4, n_symbols=3, n_train=40, n_test=16, random_state=0)
 
 
 def _weights(model):
@@ -71,10 +70,10 @@ def test_metrics_dataset(task):
 
 def test_same_seed_same_run_other_seed_other_run(task):
     a, b, c = TinyGRU(4, 3, dropout=0.2), TinyGRU(4, 3, dropout=0.2), TinyGRU(4, 3, dropout=0.2)
-    ra = train(a, task, epochs=2, batch_size=8, lr=1e-2, seed=7, device="cpu", progress=False)
+    ra = train(a, task, epochs=2, batch_size=8, lr=1e-2, random_state=7, device="cpu", progress=False)
     torch.manual_seed(123)  # global state before the call does not matter
-    rb = train(b, task, epochs=2, batch_size=8, lr=1e-2, seed=7, device="cpu", progress=False)
-    rc = train(c, task, epochs=2, batch_size=8, lr=1e-2, seed=8, device="cpu", progress=False)
+    rb = train(b, task, epochs=2, batch_size=8, lr=1e-2, random_state=7, device="cpu", progress=False)
+    rc = train(c, task, epochs=2, batch_size=8, lr=1e-2, random_state=8, device="cpu", progress=False)
     _same(ra, rb)
     for k, v in _weights(a).items():
         assert torch.equal(v, _weights(b)[k])
@@ -84,7 +83,7 @@ def test_same_seed_same_run_other_seed_other_run(task):
 def test_first_epoch_equals_a_hand_written_loop(task):
     """One epoch of Adam on shuffled batches, written out, gives the same weights and loss."""
     model, ref = TinyGRU(4, 3, seed=1), TinyGRU(4, 3, seed=1)
-    res = train(model, task, epochs=1, lr=5e-3, batch_size=16, seed=3, device="cpu", progress=False)
+    res = train(model, task, epochs=1, lr=5e-3, batch_size=16, random_state=3, device="cpu", progress=False)
     opt = torch.optim.Adam(ref.parameters(), lr=5e-3)
     order = torch.randperm(40, generator=torch.Generator().manual_seed(3))
     total = 0.0
@@ -120,7 +119,7 @@ def test_gradient_clipping(task):
 
 
 def test_checkpoint_and_exact_resume_after_a_crash(task, tmp_path):
-    kw = dict(epochs=3, batch_size=8, lr=1e-2, seed=5, device="cpu", progress=False)
+    kw = dict(epochs=3, batch_size=8, lr=1e-2, random_state=5, device="cpu", progress=False)
     straight = TinyGRU(4, 3, dropout=0.3)
     full = train(straight, task, **kw)
 
@@ -141,7 +140,7 @@ def test_checkpoint_and_exact_resume_after_a_crash(task, tmp_path):
 
 
 def test_resume_extends_a_finished_run(task, tmp_path):
-    kw = dict(batch_size=8, lr=1e-2, seed=1, device="cpu", progress=False)
+    kw = dict(batch_size=8, lr=1e-2, random_state=1, device="cpu", progress=False)
     full = train(TinyGRU(4, 3), task, epochs=2, **kw)
     ckpt = tmp_path / "c.pt"
     train(TinyGRU(4, 3), task, epochs=1, checkpoint=ckpt, **kw)
@@ -176,14 +175,18 @@ def test_argument_errors(task):
             "you mean 'adam'?")):
         train(model, task, epochs=1, optimizer="adm")
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'epochs': expected an int >= 1 (number of epochs); got 0.")):
+            "Invalid value for 'epochs': expected an integer >= 1 (number of epochs); got 0.")):
         train(model, task, epochs=0)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'clip_grad_norm': expected a number > 0 (maximum gradient norm); got -1.")):
+            "Invalid value for 'clip_grad_norm': expected a finite number in (0, inf) or None (maximum "
+            "gradient norm); got -1.")):
         train(model, task, epochs=1, clip_grad_norm=-1)
     with pytest.raises(TypeError, match=re.escape(
             "Invalid type for 'task': expected a brainbridge.snn Task (e.g. digits_task()); got dict.")):
         train(model, {}, epochs=1)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'random_state': expected an integer >= 0 (a seed); got 1.5.")):
+        train(model, task, epochs=1, random_state=1.5)
 
 
 def test_no_progress_bar_off_a_terminal(task, capsys):
@@ -196,14 +199,16 @@ def test_regression_and_rate_tasks_run():
     adding = adding_task(6, n_train=32, n_test=8)
     res = train(TinyGRU(2, 1), adding, epochs=2, batch_size=16, device="cpu", progress=False)
     assert "test_mse" in res and res.attrs["higher_is_better"] == 0
-    hopper = grasshopper_task(window=400, history=10)
+    from brainbridge.loaders import load_grasshopper
+
+    hopper = grasshopper_task(load_grasshopper(1), window=400, history=10)
     res = train(TinyGRU(1, 1), hopper, epochs=1, batch_size=64, device="cpu", progress=False)
     assert np.isfinite(res["test_coincidence"].values).all()
 
 
 @pytest.mark.parametrize("name", ["lif", "elm"])
 def test_real_layers_learn_a_short_memory_task(name):
-    task = memory_task(3, n_symbols=3, n_train=192, n_test=96, seed=0)
-    model = build_model(name, task, hidden=32, seed=0)
+    task = memory_task(3, n_symbols=3, n_train=192, n_test=96, random_state=0)
+    model = build_model(name, task, hidden=32, random_state=0)
     res = train(model, task, epochs=8, lr=1e-2, batch_size=32, device="cpu", progress=False)
     assert res["test_accuracy"].values[-1] > 0.8  # chance is 1/3

@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
-from .._checks import _check_option, _suggest, _validate_type
+from .._checks import _check_option, _suggest, _validate_type, check_scalar
 from .._config import resolve_device
-from ._extract import _POSITION_NAMES, _batches, _channel_first, _to_device
+from ._extract import _batches, _channel_first, _to_device
+from ._units import _POSITION_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def _parse_position(pos: str, unit: str) -> tuple[int, ...]:
 def _parse_units(units: Any) -> list[tuple[str, int, tuple[int, ...] | None]]:
     """Normalise ``units`` into a list of (layer, channel, position or None for all)."""
     if isinstance(units, Mapping):
-        out = []
+        out: list[tuple[str, int, tuple[int, ...] | None]] = []
         for layer, channels in units.items():
             chans = [channels] if np.ndim(channels) == 0 else list(np.asarray(channels).ravel())
             for c in chans:
@@ -129,8 +131,6 @@ def _values(mode: str, value: Any, entries: list, units: Any) -> np.ndarray | No
 def _make_hook(layer: str, picks: list[tuple[int, tuple[int, ...] | None, int]],
                values: np.ndarray | None, fn: Callable, channel_dim: int | str) -> Callable:
     """A forward hook that replaces the chosen units of ``layer``'s output."""
-    import torch
-
     cache: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
     def columns(shape: tuple[int, ...], device: Any) -> tuple[Any, np.ndarray]:
@@ -140,7 +140,8 @@ def _make_hook(layer: str, picks: list[tuple[int, tuple[int, ...] | None, int]],
             return cache[key]
         n_ch, positions = shape[0], shape[1:]
         n_pos = int(np.prod(positions)) if positions else 1
-        cols, owner = [], []
+        cols: list[np.ndarray] = []
+        owner: list[np.ndarray] = []
         for channel, pos, k in picks:
             if channel >= n_ch:
                 raise ValueError(
@@ -242,8 +243,6 @@ def ablate(
     ...     float(model(x)[0, 1])
     5.0
     """
-    import torch
-
     _validate_type("model", model, torch.nn.Module, "a torch.nn.Module")
     fn = MODES[_check_option("mode", mode, list(MODES))]
     _check_option("channel_dim", channel_dim, ["auto", 1, -1])
@@ -275,8 +274,6 @@ def ablate(
 
 def _outputs(model: Any, stimuli: Any, batch_size: int, dev: Any) -> tuple[list[str], np.ndarray, int]:
     """The model's output per stimulus, flattened to (n_stimuli, n_outputs), and its ndim."""
-    import torch
-
     batches, _ = _batches(stimuli, batch_size, None, getattr(model, "preprocess", None))
     ids: list[str] = []
     rows = []
@@ -362,13 +359,10 @@ def ablation_effect(
     >>> sorted(eff.data_vars)[:3]
     ['ablated_top_class', 'ablated_top_prob', 'baseline_norm']
     """
-    import torch
-
     from ._extract import extract
 
     _validate_type("model", model, torch.nn.Module, "a torch.nn.Module")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Invalid value for 'batch_size': expected a positive int; got {batch_size!r}.")
+    batch_size = check_scalar("batch_size", batch_size, int, low=1)
     dev = resolve_device(device)
     out_ndim = 0
     hooked = dict(units=units, mode=mode, value=value, channel_dim=channel_dim)

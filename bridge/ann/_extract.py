@@ -6,18 +6,18 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
 from .._assembly import SCHEMA_VERSION, validate
-from .._checks import AssemblyError, _check_option, _suggest, _validate_type
+from .._checks import AssemblyError, _check_option, _suggest, _validate_type, check_scalar
 from .._config import resolve_device
 from .._storage import _format_of, atomic_path, load
-from ._units import _POSITION_NAMES, Units, unit_table
+from ._units import Units, unit_table
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ def _layer_units(
     out: Any, layer: str, reduce: str, channel_dim: int | str, mask: Any
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Turn one hooked output into a (batch, n_units) array and its (channel, *positions) shape."""
-    import torch
-
     if isinstance(out, (tuple, list)):
         out = out[0]
     if not isinstance(out, torch.Tensor):
@@ -74,8 +72,6 @@ def _layer_units(
 
 
 def _stack(items: Sequence[Any]) -> Any:
-    import torch
-
     if all(isinstance(i, str) for i in items):
         return list(items)
     try:
@@ -93,8 +89,6 @@ def _batches(
     stimuli: Any, batch_size: int, stimulus_ids: Sequence[Any] | None, preprocess: Callable | None
 ) -> tuple[Iterator[tuple[list[str], Any]], int | None]:
     """Yield (ids, model input) per batch, and the number of stimuli if it is known."""
-    import torch
-
     prep = preprocess or (lambda batch: batch)
     if isinstance(stimuli, xr.DataArray):
         if "stimulus" not in stimuli.dims:
@@ -122,7 +116,7 @@ def _batches(
                 if isinstance(stimuli, np.ndarray) and preprocess is None:
                     chunk = torch.from_numpy(np.ascontiguousarray(chunk))
                 elif not isinstance(stimuli, (np.ndarray, torch.Tensor)) and preprocess is None:
-                    chunk = _stack(chunk)
+                    chunk = _stack(chunk)  # type: ignore[arg-type]
                 yield ids[start:start + batch_size], prep(chunk)
 
         return sized(), n
@@ -159,8 +153,6 @@ def _batch_len(batch: Any) -> int:
 
 
 def _to_device(batch: Any, device: Any) -> Any:
-    import torch
-
     if isinstance(batch, np.ndarray):
         batch = torch.from_numpy(np.ascontiguousarray(batch))
     if isinstance(batch, torch.Tensor):
@@ -268,8 +260,6 @@ class _Writer:
 def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, writer, tmp,
          attrs, bar, n_total):
     """The extraction loop; returns the layers' unit tables (None if there was no batch)."""
-    import torch
-
     units: list[Units] | None = None
     shapes: list[tuple[int, ...]] = []
     dtype = None
@@ -373,8 +363,19 @@ def extract(
     -------
     DataArray, dims ("stimulus", "unit")
         A validated assembly with ``modality="ann"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import brainbridge as bb
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False), torch.nn.ReLU())
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, -1.0]]))
+    >>> x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 1.0]])
+    >>> acts = bb.extract(net, x, layers=["1"], stimulus_ids=["a", "b"], device="cpu")
+    >>> acts["unit"].values.tolist(), acts.values.tolist()
+    (['1:c0', '1:c1'], [[1.0, 0.0], [4.0, 4.0]])
     """
-    import torch
     from tqdm.auto import tqdm
 
     _validate_type("model", model, torch.nn.Module, "a torch.nn.Module")
@@ -389,8 +390,7 @@ def extract(
                 f"{_suggest(name, [m for m in modules if m])} List the names with "
                 "[n for n, _ in model.named_modules()]."
             )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Invalid value for 'batch_size': expected a positive int; got {batch_size!r}.")
+    batch_size = check_scalar("batch_size", batch_size, int, low=1)
     reduce_name = _check_option("reduce", "flatten" if reduce is None else reduce, REDUCTIONS)
     _check_option("channel_dim", channel_dim, ["auto", 1, -1])
     dev = resolve_device(device)

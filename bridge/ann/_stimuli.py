@@ -55,6 +55,21 @@ def load_stimuli(source: str | Path) -> tuple[list[str], Any]:
     - a folder of images (ids are the file names without suffix, sorted);
     - a ``.npy`` file indexed by stimulus along its first axis (ids ``"0"``, ``"1"``, ...);
     - a ``.txt`` file with one sentence per line (ids ``"line1"``, ``"line2"``, ...).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from brainbridge.ann import load_stimuli
+    >>> ids, images = load_stimuli("digits")
+    >>> len(ids), ids[0], images[0].shape
+    (1797, 'digit0_0000', (8, 8))
+    >>> path = Path(tempfile.mkdtemp()) / "noise.npy"
+    >>> np.save(path, np.zeros((3, 8, 8)))
+    >>> ids, array = load_stimuli(path)
+    >>> ids, array.shape
+    (['0', '1', '2'], (3, 8, 8))
     """
     if str(source) in STIMULUS_SETS:
         return STIMULUS_SETS[str(source)]()

@@ -17,6 +17,13 @@ class Units:
 
     Made by :func:`unit_table`; :func:`brainbridge.extract` and :func:`brainbridge.snn.record`
     build their ``unit`` coordinates from it, so ANN and SNN unit ids read the same.
+
+    Examples
+    --------
+    >>> from brainbridge.ann import unit_table
+    >>> units = unit_table("conv1", 2, (1, 2))
+    >>> units.size, units.channel.tolist(), units.position.tolist()
+    (4, [0, 0, 1, 1], ['y0x0', 'y0x1', 'y0x0', 'y0x1'])
     """
 
     ids: np.ndarray
