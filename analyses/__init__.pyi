@@ -44,9 +44,11 @@ from ._plots import plot_encoding_scores as plot_encoding_scores
 from ._plots import plot_matrix as plot_matrix
 from ._plots import plot_mds as plot_mds
 from ._plots import plot_model_comparison as plot_model_comparison
+from ._plots import plot_rate_prediction as plot_rate_prediction
 from ._plots import plot_rdm as plot_rdm
 from ._plots import plot_recovery as plot_recovery
 from ._plots import plot_score_map as plot_score_map
+from ._plots import plot_selective_fraction as plot_selective_fraction
 from ._plots import plot_selectivity as plot_selectivity
 from ._plots import plot_structure_function as plot_structure_function
 from ._plots import plot_top_stimuli as plot_top_stimuli
@@ -70,6 +72,7 @@ from ._selectivity import SELECTIVITY_METHODS as SELECTIVITY_METHODS
 from ._selectivity import dead_neurons as dead_neurons
 from ._selectivity import domain_neurons as domain_neurons
 from ._selectivity import positional_neurons as positional_neurons
+from ._selectivity import selective_fraction as selective_fraction
 from ._selectivity import selectivity as selectivity
 from ._selectivity import top_stimuli as top_stimuli
 from ._stats import NoiseCeiling as NoiseCeiling
@@ -133,9 +136,11 @@ __all__ = [
     "plot_matrix",
     "plot_mds",
     "plot_model_comparison",
+    "plot_rate_prediction",
     "plot_rdm",
     "plot_recovery",
     "plot_score_map",
+    "plot_selective_fraction",
     "plot_selectivity",
     "plot_structure_function",
     "plot_top_stimuli",
@@ -148,6 +153,7 @@ __all__ = [
     "ricci_curvature",
     "ricci_flow",
     "rsa",
+    "selective_fraction",
     "selectivity",
     "shuffle_connectome",
     "smooth",

@@ -34,7 +34,7 @@ import torch
 import xarray as xr
 from scipy.sparse.csgraph import connected_components
 
-from .._checks import _check_option
+from .._checks import _check_option, check_scalar
 from ._graph import Graph, as_graph
 from ._graph_kernels import _compiled, dijkstra_rows, pack_reduced
 
@@ -425,8 +425,7 @@ def ricci_curvature(
 
     _check_params(alpha, method, reg)
     if method == "sinkhorn":
-        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-            raise ValueError(f"Invalid value for 'max_iter': expected a positive integer; got {max_iter!r}.")
+        max_iter = check_scalar("max_iter", max_iter, int, low=1, what="Sinkhorn iteration cap")
         if not tol > 0:
             raise ValueError(f"Invalid value for 'tol': expected a positive number (L1 marginal error); "
                              f"got {tol!r}.")

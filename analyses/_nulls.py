@@ -15,32 +15,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import check_random_state, check_scalar
+from .._checks import check_connectome, check_random_state, check_scalar
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["shuffle_connectome"]
-
-
-def _check_connectome(connectome: Any, name: str = "connectome") -> xr.DataArray:
-    """A ``(pre, post, synapse_type)`` DataArray with the same neurons in the same order on both."""
-    if (not isinstance(connectome, xr.DataArray)
-            or not {"pre", "post", "synapse_type"} <= set(connectome.dims)):
-        got = (f"dims {tuple(connectome.dims)}" if isinstance(connectome, xr.DataArray)
-               else type(connectome).__name__)
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a connectome DataArray with dims ('pre', "
-            f"'post', 'synapse_type'); got {got}. Load one with "
-            "brainbridge.loaders.load_celegans_connectome('cook2019')."
-        )
-    pre = [str(n) for n in connectome["pre"].values]
-    post = [str(n) for n in connectome["post"].values]
-    if pre != post:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected the same neurons in the same order on 'pre' "
-            "and 'post'; they differ. Select them with connectome.sel(post=connectome.pre.values)."
-        )
-    return connectome
 
 
 def _swap_rounds(src: np.ndarray, dst: np.ndarray, n: int, target: int, rng: np.random.Generator,
@@ -149,7 +128,7 @@ def shuffle_connectome(connectome: xr.DataArray, *, n_swaps: float = 10.0,
     >>> bool(((chem > 0).sum("post") == (shuffled > 0).sum("post")).all())
     True
     """
-    connectome = _check_connectome(connectome)
+    connectome = check_connectome(connectome)
     n_swaps = check_scalar("n_swaps", n_swaps, float, low=0.0, what="accepted swaps per edge")
     rng = check_random_state(random_state)
     data = connectome.transpose("pre", "post", "synapse_type")

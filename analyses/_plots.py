@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import xarray as xr
 from scipy.sparse.csgraph import shortest_path
 
-from .._checks import _soft_import, _validate_type
+from .._checks import _soft_import, _validate_type, check_random_state, check_scalar
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +268,88 @@ def plot_selectivity(scores: xr.Dataset | xr.DataArray, *, by: str = "layer", ax
     return ax
 
 
+def plot_selective_fraction(result: xr.Dataset, *, labels: Any = None, axes: Any = None) -> np.ndarray:
+    """The fraction of selective units per family against its null, and d' per family.
+
+    Left: one bar per family, the observed fraction of selective units, over the label-shuffle
+    null (grey band: its 2.5-97.5 percentiles; dark line: its mean). Right: the d' of the units
+    of each family (box: quartiles, whiskers: 5-95 percentiles, no fliers) with the family's bar
+    (red ticks at +/- the median ``threshold`` of its units: one value per family for
+    :func:`selectivity`'s family-wise bar).
+
+    Parameters
+    ----------
+    result : Dataset
+        What :func:`selective_fraction` returns.
+    labels : list of str, optional
+        Tick labels, one per family (default: the family names).
+    axes : two matplotlib Axes, optional
+        Default: a new figure, one row.
+
+    Returns
+    -------
+    ndarray of 2 Axes
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge
+    >>> from brainbridge.analyses import plot_selective_fraction, selective_fraction
+    >>> rng = np.random.default_rng(0)
+    >>> data = rng.normal(size=(40, 20)); data[:20, :5] += 2
+    >>> x = brainbridge.assembly(data, dims=("stimulus", "unit"), modality="ann",
+    ...                          coords={"layer": ("unit", ["a"] * 10 + ["b"] * 10)})
+    >>> res = selective_fraction(x, np.arange(40) < 20, family="layer", n_permutations=50,
+    ...                          random_state=0, progress=False)
+    >>> axes = plot_selective_fraction(res)
+    >>> [float(p.get_height()) for p in axes[0].patches]
+    [0.5, 0.0]
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    _validate_type("result", result, xr.Dataset, "the Dataset returned by selective_fraction")
+    missing = [v for v in ("fraction", "null", "score", "threshold") if v not in result]
+    if missing or "family" not in result.dims:
+        raise ValueError(
+            "Invalid value for 'result': expected the Dataset returned by selective_fraction (fraction "
+            "and null over 'family', score and threshold over 'unit'); got variables "
+            f"{sorted(map(str, result.data_vars))}.")
+    names = [str(v) for v in result["family"].values]
+    ticks = names if labels is None else [str(v) for v in labels]
+    if len(ticks) != len(names):
+        raise ValueError(f"Invalid value for 'labels': expected one per family ({len(names)}); got "
+                         f"{len(ticks)}.")
+    axes = _axes_row(axes, 2, (12, 4), "fraction, d'")
+    ax_frac, ax_d = axes
+    fraction = np.asarray(result["fraction"].values, dtype=float)
+    null = np.asarray(result["null"].transpose(..., "family").values, dtype=float).reshape(-1, len(names))
+    pos = np.arange(len(names))
+    lo, hi = np.percentile(null, [2.5, 97.5], axis=0)
+    ax_frac.bar(pos, fraction, color="C0", width=0.7, label="observed")
+    ax_frac.fill_between(pos, lo, hi, step="mid", color="0.45", alpha=0.6, lw=0, zorder=3,
+                         label="label-shuffle null (95%)")
+    ax_frac.plot(pos, null.mean(0), color="0.2", lw=1, drawstyle="steps-mid", zorder=4)
+    ax_frac.set_xticks(pos, ticks, rotation=90, fontsize=7)
+    ax_frac.set_ylabel("fraction of units selective")
+    ax_frac.set_ylim(0, max(0.05, float(np.nanmax(fraction)) * 1.15, float(hi.max()) * 1.15))
+    ax_frac.legend(fontsize=7, loc="upper left")
+    coord = str(result.attrs.get("family", ""))
+    group = (np.asarray(result[coord].values).astype(str) if coord and coord in result.coords
+             else np.full(result.sizes["unit"], names[0]))
+    score = np.asarray(result["score"].values, dtype=float)
+    bar = np.asarray(result["threshold"].values, dtype=float)
+    d = [score[group == n] for n in names]
+    ax_d.boxplot([v[np.isfinite(v)] for v in d], positions=pos, widths=0.6, whis=(5, 95),
+                 showfliers=False)
+    bars = np.array([np.median(bar[group == n]) if np.any(group == n) else np.nan for n in names])
+    for sign in (1, -1):
+        ax_d.scatter(pos, sign * bars, marker="_", s=120, color="C3", zorder=3,
+                     label="bar" if sign == 1 else None)
+    ax_d.axhline(0, color="0.7", lw=0.8)
+    ax_d.set_xticks(pos, ticks, rotation=90, fontsize=7)
+    ax_d.set_ylabel("d'")
+    ax_d.legend(fontsize=7, loc="upper left")
+    return axes
+
+
 def plot_top_stimuli(top: xr.Dataset, images: Any, *, units: Any = None, fig: Any = None) -> Any:
     """Grid of each unit's top stimuli: one row per unit, ``rank`` columns.
 
@@ -446,14 +528,23 @@ def _as_curvature(result: xr.Dataset, system: str | None) -> xr.Dataset:
     return result
 
 
-def graph_layout(curvature: xr.Dataset, *, layout: str = "auto", seed: int = 0) -> np.ndarray:
+def _nx_seed(random_state: Any) -> int | None:
+    """``random_state`` as networkx takes it: an int or None (a Generator gives one draw)."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31))
+    check_random_state(random_state)  # the type and range checks
+    return None if random_state is None else int(random_state)
+
+
+def graph_layout(curvature: xr.Dataset, *, layout: str = "auto", random_state: Any = 0) -> np.ndarray:
     """2-D node positions, shape (n_nodes, 2), for a curvature Dataset's graph.
 
     'mds': classical MDS (:func:`classical_mds`) of the shortest-path lengths over the
     ``weight`` of the edges (undirected); pairs in different components are put at 1.5 times
     the largest finite distance. 'spring': ``networkx.spring_layout`` of the unweighted graph
-    with ``seed``. 'auto': 'mds' for a connected graph, else 'spring' (MDS would squash each
-    component to make room for the gaps between them).
+    seeded by ``random_state`` (an int or None is passed as networkx's ``seed``; a Generator
+    gives one integer draw). 'auto': 'mds' for a connected graph, else 'spring' (MDS would
+    squash each component to make room for the gaps between them).
 
     Examples
     --------
@@ -483,7 +574,7 @@ def graph_layout(curvature: xr.Dataset, *, layout: str = "auto", seed: int = 0) 
         g = nx.Graph()
         g.add_nodes_from(range(n))
         g.add_edges_from(zip(src.tolist(), dst.tolist()))
-        pos = nx.spring_layout(g, seed=seed)
+        pos = nx.spring_layout(g, seed=_nx_seed(random_state))
         return np.array([pos[i] for i in range(n)], dtype=float)
     d = shortest_path(adj, directed=False)
     finite = d[np.isfinite(d)]
@@ -493,7 +584,7 @@ def graph_layout(curvature: xr.Dataset, *, layout: str = "auto", seed: int = 0) 
 
 def plot_curvature_graph(curvature: xr.Dataset, *, system: str | None = None, layout: str = "auto",
                          pos: Any = None, nodes: str = "curvature", cmap: str = "RdBu",
-                         vmax: float | None = None, node_size: float = 12.0, seed: int = 0,
+                         vmax: float | None = None, node_size: float = 12.0, random_state: Any = 0,
                          ax: Any = None) -> Any:
     """The graph with each edge coloured by its Ollivier-Ricci curvature, and a colorbar.
 
@@ -507,6 +598,8 @@ def plot_curvature_graph(curvature: xr.Dataset, *, system: str | None = None, la
     layout : {'auto', 'mds', 'spring'}, default='auto'
         Node positions when ``pos`` is not given (:func:`graph_layout`).
     pos : array (n_nodes, 2) or dict node -> (x, y), optional
+    random_state : int, Generator or None, default=0
+        Seeds the 'spring' layout (:func:`graph_layout`).
     nodes : {'curvature', 'community', 'none'}, default='curvature'
         Node colour: node curvature (same colour scale as the edges), community (-1 grey),
         or grey.
@@ -539,7 +632,7 @@ def plot_curvature_graph(curvature: xr.Dataset, *, system: str | None = None, la
     names = [str(v) for v in ds["node"].values]
     index = {v: i for i, v in enumerate(names)}
     if pos is None:
-        xy = graph_layout(ds, layout=layout, seed=seed)
+        xy = graph_layout(ds, layout=layout, random_state=random_state)
     elif isinstance(pos, dict):
         xy = np.array([pos[v] for v in names], dtype=float)
     else:
@@ -1013,8 +1106,12 @@ def plot_recovery(result: xr.Dataset, *, ax: Any = None) -> Any:
 
 
 # ----------------------------------------------------------------------------- structure vs function
-def plot_structure_function(result: xr.Dataset, *, bins: int = 20, axes: Any = None) -> np.ndarray:
+def plot_structure_function(result: xr.Dataset, *, bins: int = 20, pairs: bool = False,
+                            axes: Any = None) -> np.ndarray:
     """One panel per score: histogram of the null (grey) with the observed value (red line).
+
+    With ``pairs=True`` a last panel plots the measured against the simulated response of
+    every observed (stimulated, responding) pair.
 
     Parameters
     ----------
@@ -1023,13 +1120,16 @@ def plot_structure_function(result: xr.Dataset, *, bins: int = 20, axes: Any = N
         (permutation dim, 'score') (e.g. the scores of degree-preserving shuffles of a
         connectome). Non-finite null values are left out.
     bins : int, default=20
-    axes : matplotlib Axes, one per score, optional
+    pairs : bool, default=False
+        Add the scatter of ``measured`` against ``simulated`` where ``observed`` is True (the
+        variables of :func:`structure_function`'s result).
+    axes : matplotlib Axes, one per score (and one more with ``pairs``), optional
         Default: a new figure, one row.
 
     Returns
     -------
-    ndarray of Axes, one per score in ``result['score']`` order; each title gives the score
-    and its p-value.
+    ndarray of Axes, one per score in ``result['score']`` order (then the pairs panel); each
+    score's title gives the score and its p-value.
 
     Examples
     --------
@@ -1050,12 +1150,123 @@ def plot_structure_function(result: xr.Dataset, *, bins: int = 20, axes: Any = N
             "Invalid value for 'result': expected a structure-function result (value and p_value over "
             "'score', null over (permutation, 'score')); got variables "
             f"{sorted(map(str, result.data_vars))}.")
+    if pairs and not {"simulated", "measured", "observed"} <= set(map(str, result.data_vars)):
+        raise ValueError(
+            "Invalid value for 'pairs': the scatter needs the variables 'simulated', 'measured' and "
+            f"'observed' of a structure_function result; got {sorted(map(str, result.data_vars))}. "
+            "Leave pairs=False.")
     scores = [str(v) for v in result["score"].values]
-    axes = _axes_row(axes, len(scores), (3.4 * len(scores), 3.2), "one per score")
+    n = len(scores) + bool(pairs)
+    axes = _axes_row(axes, n, (3.4 * n, 3.2), "one per score" + (", then the pairs" if pairs else ""))
     for ax, name in zip(axes, scores):
         null = np.asarray(result["null"].sel(score=name).values, dtype=float).ravel()
         ax.hist(null[np.isfinite(null)], bins=bins, color="0.7")
         ax.axvline(float(result["value"].sel(score=name)), color="C3", lw=2)
         ax.set_title(f"{name} (p = {float(result['p_value'].sel(score=name)):.3g})", fontsize=9)
         ax.set_xlabel("shuffled connectomes (grey) vs real (red)", fontsize=7)
+    if pairs:
+        obs = np.asarray(result["observed"].values, dtype=bool)
+        sim, meas = (np.asarray(result[k].values)[obs] for k in ("simulated", "measured"))
+        axes[-1].scatter(sim, meas, s=2, alpha=0.3)
+        axes[-1].set_xlabel("simulated response")
+        axes[-1].set_ylabel("measured dF/F")
+        axes[-1].set_title("observed pairs", fontsize=9)
+    return axes
+
+
+# ----------------------------------------------------------------------------- rates and spike trains
+def plot_rate_prediction(observed: Any, rates: Any, *, dt: float, trains: Any = None,
+                         smoothing: float = 2e-3, duration: float = 0.5, axes: Any = None) -> np.ndarray:
+    """Recorded and predicted firing rates over time, and the spike trains beneath them.
+
+    Top: the recorded spikes and each predicted rate, smoothed by a Gaussian of standard
+    deviation ``smoothing`` and shown in Hz (count per bin / ``dt``), over the first
+    ``duration`` seconds; the y axis ends at 1.6 times the recorded peak. Bottom: a raster of
+    the recorded spikes and of each train in ``trains``, coloured like its model's rate.
+
+    Parameters
+    ----------
+    observed : array or DataArray, (time,)
+        Recorded spike counts per bin.
+    rates : dict of str -> array (time,), or DataArray, dims ('model', 'time')
+        Predicted spike counts per bin, by model name.
+    dt : float
+        Bin width in seconds.
+    trains : dict of str -> dict of str -> array, optional
+        Binned spike trains to draw under the recorded ones, ``{model: {kind: train}}``, e.g.
+        ``{"LNP": {"Poisson": draw, "threshold": placed}}``; rows read ``"model: kind"``. A
+        train may be shorter than the recording.
+    smoothing : float, default=2e-3
+        Standard deviation in seconds of the Gaussian that smooths every rate (0: none).
+    duration : float, default=0.5
+        Seconds shown from the start.
+    axes : two matplotlib Axes (rates, raster), optional
+        Default: a new figure, two rows sharing the time axis.
+
+    Returns
+    -------
+    ndarray of 2 Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.analyses import plot_rate_prediction
+    >>> rng = np.random.default_rng(0)
+    >>> rate = 0.05 + 0.05 * np.sin(np.arange(1000) / 20) ** 2
+    >>> spikes = (rng.random(1000) < rate).astype(float)
+    >>> axes = plot_rate_prediction(spikes, {"model": rate}, dt=1e-3,
+    ...                             trains={"model": {"Poisson": rng.random(1000) < rate}})
+    >>> [t.get_text() for t in axes[1].get_yticklabels()]
+    ['recorded', 'model: Poisson']
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    dt = check_scalar("dt", dt, float, low=0, closed="neither", what="bin width in seconds")
+    smoothing = check_scalar("smoothing", smoothing, float, low=0, what="seconds")
+    duration = check_scalar("duration", duration, float, low=0, closed="neither", what="seconds")
+    obs = np.asarray(observed, dtype=np.float64)
+    if obs.ndim != 1:
+        raise ValueError("Invalid value for 'observed': expected one binned train (time,); got shape "
+                         f"{obs.shape}.")
+    if isinstance(rates, xr.DataArray):
+        rates = {str(m): rates.sel(model=m).values for m in rates["model"].values}
+    _validate_type("rates", rates, dict, "a dict of model name -> predicted rate, or a DataArray")
+    series = {str(k): np.asarray(v, dtype=np.float64) for k, v in rates.items()}
+    for name, rate in series.items():
+        if rate.shape != obs.shape:
+            raise ValueError(f"Invalid value for 'rates': {name!r} has shape {rate.shape}; expected "
+                             f"{obs.shape}, the shape of 'observed'.")
+    sigma = smoothing / dt
+
+    def smooth(a: np.ndarray) -> np.ndarray:
+        return gaussian_filter1d(a, sigma) if sigma > 0 else a
+
+    if axes is None:
+        axes = np.asarray(_new_figure(2, 1, size=(9, 6), sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 1.4]})[1], dtype=object).ravel()
+    else:
+        axes = _axes_row(axes, 2, (9, 6), "rates, raster")
+    ax_rate, ax_spk = axes
+    n = min(obs.size, int(round(duration / dt)))
+    t = np.arange(n) * dt
+    ax_rate.plot(t, smooth(obs)[:n] / dt, color="k", lw=1.5, label="recorded")
+    colour = {}
+    for i, (name, rate) in enumerate(series.items(), start=1):
+        colour[name] = f"C{i}"
+        ax_rate.plot(t, smooth(rate)[:n] / dt, color=f"C{i}", lw=1, label=name)
+    ax_rate.set_ylim(0, 1.6 * float(smooth(obs).max()) / dt)
+    ax_rate.set_ylabel("rate (Hz, smoothed)" if sigma > 0 else "rate (Hz)")
+    ax_rate.legend(fontsize=7, ncol=len(series) + 1, loc="upper right")
+    rows, labels, colors = [t[obs[:n] > 0]], ["recorded"], ["k"]
+    for name, kinds in (trains or {}).items():
+        c = colour.setdefault(str(name), f"C{len(colour) + 1}")
+        for kind, train in kinds.items():
+            rows.append(np.flatnonzero(np.asarray(train)[:n] > 0) * dt)
+            labels.append(f"{name}: {kind}")
+            colors.append(c)
+    ax_spk.eventplot(rows, lineoffsets=np.arange(len(rows)), colors=colors, linelengths=0.8)
+    ax_spk.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax_spk.invert_yaxis()
+    ax_spk.set_xlabel("time (s)")
     return axes

@@ -271,19 +271,7 @@ def selectivity(
         lab = _labels(x, labels, dim)
         classes = _classes(lab)
         if needs_target:
-            if target is None:
-                if lab.dtype != bool:
-                    raise ValueError(
-                        f"Invalid value for 'target': method {method!r} needs the preferred "
-                        f"class; got None with labels {[c.item() for c in classes][:10]}. "
-                        "Pass target=<one of the labels>."
-                    )
-                target = True
-            if not np.any(lab == target):
-                raise ValueError(
-                    f"Invalid value for 'target': expected one of the labels "
-                    f"{[c.item() for c in classes][:10]}; got {target!r}."
-                )
+            target = _target(lab, classes, target, method)
         elif target is not None:
             raise ValueError(
                 f"Invalid value for 'target': method {method!r} compares all classes and takes "
@@ -316,6 +304,24 @@ def selectivity(
     if n_permutations:
         ds.attrs.update(n_permutations=int(n_permutations), family=family or "", alpha=float(alpha))
     return ds
+
+
+def _target(lab: np.ndarray, classes: np.ndarray, target: Any, method: str) -> Any:
+    """The preferred class: ``target``, or True for boolean labels; it must be one of them."""
+    if target is None:
+        if lab.dtype != bool:
+            raise ValueError(
+                f"Invalid value for 'target': method {method!r} needs the preferred "
+                f"class; got None with labels {[c.item() for c in classes][:10]}. "
+                "Pass target=<one of the labels>."
+            )
+        target = True
+    if not np.any(lab == target):
+        raise ValueError(
+            f"Invalid value for 'target': expected one of the labels "
+            f"{[c.item() for c in classes][:10]}; got {target!r}."
+        )
+    return target
 
 
 def _family(x: xr.DataArray, family: str | None) -> np.ndarray:
@@ -366,6 +372,181 @@ def _permutation_null(fn: Callable[..., dict[str, np.ndarray]], r: np.ndarray, l
             "threshold": threshold,
             "significant": obs > threshold,
         }
+
+
+#: Permutations x units held at once by the vectorised null of :func:`selective_fraction`:
+#: its working memory is a few float64 arrays of this many elements.
+_NULL_BLOCK = 2**24
+
+
+def selective_fraction(
+    x: xr.DataArray,
+    labels: Any,
+    *,
+    target: Any = None,
+    threshold: Any = None,
+    family: str | None = None,
+    dim: str = "stimulus",
+    n_permutations: int = 200,
+    alpha: float = 0.05,
+    random_state: Any = None,
+    progress: bool | None = None,
+) -> xr.Dataset:
+    r"""Fraction of units selective for a class, per family, against a label-shuffle null.
+
+    A unit is *selective* for the class (stimuli whose label equals ``target``) when its d'
+    (:func:`selectivity`, method ``'dprime'``: :math:`d' = (m_1 - m_0) / \sqrt{(v_1 + v_0) / 2}`)
+    is positive and passes the unit's bar: :math:`d' > 0` and :math:`|d'| > \mathrm{threshold}`.
+    The fraction of selective units in each family (e.g. each layer) is returned with its null:
+    the same fraction with the labels shuffled, ``n_permutations`` times, each unit keeping its
+    bar. With the default bar (:func:`selectivity`'s family-wise bar) a shuffle makes any unit
+    of a family pass in about a fraction ``alpha`` of shuffles only, so the null stays near 0 and
+    an observed fraction above its band is not chance.
+
+    Shuffled d' comes from sums and sums of squares, for a block of permutations at once (equal
+    to :func:`selectivity`'s d' up to rounding); with NaN responses each shuffle calls the NaN
+    aware d' of :func:`selectivity` instead.
+
+    Parameters
+    ----------
+    x : DataArray, dims (``dim``, 'unit')
+        Responses.
+    labels : str or array-like
+        Name of a coord on ``dim`` or one label per stimulus.
+    target : label, optional
+        The class. Defaults to True when the labels are boolean; required otherwise.
+    threshold : float, array (n_units,) or DataArray over 'unit', optional
+        The bar on ``|d'|``, one for all units or one per unit (e.g. ``selectivity(...).threshold``).
+        Default: :func:`selectivity`'s family-wise permutation bar, computed here with the same
+        ``family``, ``n_permutations``, ``alpha`` and random stream (the null's shuffles follow).
+    family : str, optional
+        Unit coord grouping units into families (e.g. ``'layer'``), in order of first appearance;
+        None: all units are one family, ``'all'``.
+    dim : str, default='stimulus'
+        The sample dim.
+    n_permutations : int, default=200
+        Label shuffles of the null (and of the default bar).
+    alpha : float, default=0.05
+        Family-wise error rate of the default bar (unused when ``threshold`` is given).
+    random_state : int, Generator or None
+        Seeds the shuffles.
+    progress : bool or None, default=None
+        Progress bar over the shuffles of the default bar; None shows it on a terminal only.
+
+    Returns
+    -------
+    Dataset
+        Over 'unit' (the unit coords of ``x``): ``score`` (d'), ``threshold`` and ``selective``
+        (bool). Over 'family' (coord: the family names): ``fraction`` of selective units and
+        ``n_units``. Over ('permutation', 'family'): ``null``, the fraction under each shuffle.
+        ``attrs``: ``target``, ``family`` (the coord name, or ``''``), ``n_permutations``.
+
+    Examples
+    --------
+    >>> import numpy as np, brainbridge
+    >>> rng = np.random.default_rng(0)
+    >>> data = rng.normal(size=(40, 20)); data[:20, :5] += 2  # 5 of 10 units in layer a
+    >>> x = brainbridge.assembly(data, dims=("stimulus", "unit"), modality="ann",
+    ...                          coords={"layer": ("unit", ["a"] * 10 + ["b"] * 10)})
+    >>> res = selective_fraction(x, np.arange(40) < 20, family="layer", n_permutations=100,
+    ...                          random_state=0, progress=False)
+    >>> res.fraction.values.tolist(), res.null.dims
+    ([0.5, 0.0], ('permutation', 'family'))
+    >>> bool(res.null.sel(family="a").max() < 0.5)
+    True
+    """
+    r = _as_array(x, "x", (dim, "unit"))
+    lab = _labels(x, labels, dim)
+    target = _target(lab, _classes(lab), target, "dprime")
+    n_permutations = check_scalar("n_permutations", n_permutations, int, low=1, what="label shuffles")
+    alpha = check_scalar("alpha", alpha, float, low=0, high=1, closed="neither")
+    _family(x, family)  # checks the coord
+    if family == "family" or "family" in _unit_coords(x):
+        raise ValueError(
+            "Invalid value for 'x': a unit coord named 'family' would clash with the result's "
+            "'family' dim; rename it first, e.g. x.rename(family='group'), and pass that name."
+        )
+    values = np.asarray(x.coords[family].values).tolist() if family is not None else ["all"] * r.shape[1]
+    names = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(names)}
+    fam = np.array([index[v] for v in values], dtype=np.int64)
+    rng = check_random_state(random_state)
+    if threshold is None:
+        bars = selectivity(x, lab, method="dprime", target=target, dim=dim, n_permutations=n_permutations,
+                           family=family, alpha=alpha, random_state=rng, progress=progress)["threshold"]
+        bar = np.asarray(bars.values, dtype=np.float64)
+    else:
+        bar = _unit_threshold(x, threshold)
+    hit = np.asarray(lab == target)
+    score = _dprime(r, hit, True)["score"]
+    with np.errstate(invalid="ignore"):
+        selective = (score > 0) & (np.abs(score) > bar)
+    n_fam = len(names)
+    null = _null_fraction(r, hit, bar, fam, n_fam, n_permutations, rng)
+    return xr.Dataset(
+        {
+            "score": (("unit",), score),
+            "threshold": (("unit",), bar),
+            "selective": (("unit",), selective),
+            "fraction": (("family",), _family_mean(selective[None], fam, n_fam)[0]),
+            "n_units": (("family",), np.bincount(fam, minlength=n_fam)),
+            "null": (("permutation", "family"), null),
+        },
+        coords={**_unit_coords(x), "family": [str(v) for v in names]},
+        attrs={"target": str(target), "family": family or "", "n_permutations": n_permutations},
+    )
+
+
+def _unit_threshold(x: xr.DataArray, threshold: Any) -> np.ndarray:
+    """``threshold`` as one float64 bar per unit of ``x``."""
+    if isinstance(threshold, xr.DataArray) and "unit" in threshold.coords and "unit" in x.coords:
+        if threshold.dims != ("unit",) or not np.array_equal(threshold["unit"].values, x["unit"].values):
+            raise ValueError(
+                "Invalid value for 'threshold': a DataArray must be over 'unit' with the units of x, in "
+                f"order; got dims {threshold.dims} and {threshold.sizes.get('unit', 0)} units for "
+                f"{x.sizes['unit']}. Pass threshold.sel(unit=x.unit) or a plain array."
+            )
+    bar = np.asarray(threshold, dtype=np.float64)
+    if bar.ndim > 1 or (bar.ndim == 1 and bar.size != x.sizes["unit"]):
+        raise ValueError(
+            f"Invalid value for 'threshold': expected a number or one bar per unit ({x.sizes['unit']}); "
+            f"got shape {bar.shape}."
+        )
+    return np.broadcast_to(bar, (x.sizes["unit"],)).copy()
+
+
+def _family_mean(selective: np.ndarray, fam: np.ndarray, n_fam: int) -> np.ndarray:
+    """(rows, units) booleans -> (rows, families): the fraction True in each family."""
+    return np.stack([selective[:, fam == f].mean(1) for f in range(n_fam)], axis=1)
+
+
+def _null_fraction(r: np.ndarray, hit: np.ndarray, bar: np.ndarray, fam: np.ndarray, n_fam: int,
+                   n_permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """Fraction selective per family under ``n_permutations`` shuffles of ``hit``: (P, families)."""
+    n = hit.size
+    out = np.empty((n_permutations, n_fam))
+    if np.isnan(r).any():  # NaN-aware d', one shuffle at a time
+        for i in range(n_permutations):
+            d = _dprime(r, rng.permutation(hit), True)["score"]
+            with np.errstate(invalid="ignore"):
+                out[i] = _family_mean(((d > 0) & (np.abs(d) > bar))[None], fam, n_fam)[0]
+        return out
+    sq = r * r
+    sa, qa = r.sum(0), sq.sum(0)
+    step = max(1, _NULL_BLOCK // max(r.shape[1], 1))
+    for lo in range(0, n_permutations, step):
+        perms = np.stack([rng.permutation(hit) for _ in range(min(step, n_permutations - lo))]
+                         ).astype(np.float64)
+        n1 = perms.sum(1, keepdims=True)
+        n0 = n - n1
+        s1, q1 = perms @ r, perms @ sq
+        m1, m0 = s1 / n1, (sa - s1) / n0
+        v1 = (q1 - n1 * m1**2) / (n1 - 1)
+        v0 = ((qa - q1) - n0 * m0**2) / (n0 - 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = (m1 - m0) / np.sqrt((v1 + v0) / 2)
+            out[lo:lo + perms.shape[0]] = _family_mean((d > 0) & (np.abs(d) > bar), fam, n_fam)
+    return out
 
 
 def top_stimuli(x: xr.DataArray, k: int = 5, *, dim: str = "stimulus") -> xr.Dataset:

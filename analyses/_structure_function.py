@@ -18,11 +18,11 @@ import numpy as np
 import scipy.sparse as sp
 import xarray as xr
 
-from .._checks import check_random_state, check_scalar
+from .._checks import check_connectome, check_random_state, check_scalar
 from .._scoring import pearson_r, spearman_r
 from ._curvature import ricci_curvature
 from ._graph import Graph
-from ._nulls import _check_connectome, shuffle_connectome
+from ._nulls import shuffle_connectome
 
 __all__ = ["structure_function", "STRUCTURE_FUNCTION_SCORES"]
 
@@ -258,7 +258,7 @@ def structure_function(connectome: xr.DataArray, measured: xr.Dataset, *,
     """
     from threadpoolctl import threadpool_limits
 
-    connectome = _check_connectome(connectome)
+    connectome = check_connectome(connectome)
     measured = _check_measured(measured)
     if not callable(simulate):
         raise ValueError(

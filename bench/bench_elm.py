@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from brainbridge.snn._elm import ELM, elm_step
+from brainbridge.snn import ELM, elm_step
 
 
 def step_loop(layer, x):

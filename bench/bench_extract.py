@@ -91,7 +91,7 @@ def run_child(n: int, out: str | None) -> dict:
 
 
 def bench_throughput(n_images: int, repeats: int) -> None:
-    from brainbridge.ann._stimuli import load_stimuli
+    from brainbridge.ann import load_stimuli
     from brainbridge.ann.models import EFFICIENTNET_BLOCKS, efficientnet_lite0
 
     net = efficientnet_lite0()

@@ -34,7 +34,7 @@ import warnings
 
 import torch
 
-from brainbridge.snn._lif import LIF
+from brainbridge.snn import LIF
 
 BETA, THETA = 0.9, 1.0
 

@@ -250,20 +250,18 @@ def _img_sources(text: str) -> list[str]:
 
 def demo_report(folder: Path) -> Path:
     """A small report: 2 sections, 3 figures."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from brainbridge.studies._report import Section, write_report
+    from brainbridge._figures import new_figure
+    from brainbridge.studies import Section, write_report
 
     rng = np.random.default_rng(0)
-    f1, ax = plt.subplots(figsize=(6, 3.5))
+    f1, ax = new_figure(size=(6, 3.5))
     ax.plot(np.cumsum(rng.normal(size=200)), label="walk")
     ax.legend()
-    f2, ax = plt.subplots(figsize=(4, 4))
+    f2, ax = new_figure(size=(4, 4))
     ax.imshow(rng.normal(size=(20, 20)), cmap="viridis")
-    f3, ax = plt.subplots(figsize=(7, 3))
+    f3, ax = new_figure(size=(7, 3))
     ax.bar(list("abcdef"), rng.uniform(size=6))
     sections = [
         Section("Random walk", text="A **demo** section.\n\nSecond paragraph <with> & escapes.",
@@ -271,7 +269,7 @@ def demo_report(folder: Path) -> Path:
                 tables=[("Two rows", ["name", "value"], [["a", 1.5], ["b", 2]])]),
         Section("Bars", numbers={"bars": 6}, figures={"bars": f3}),
     ]
-    out = write_report("check_report demo", sections, folder, meta={"seed": 0})
+    out = write_report("check_report demo", sections, folder, meta={"random_state": 0})
     for f in (f1, f2, f3):
         plt.close(f)
     return out["html"]

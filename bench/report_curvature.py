@@ -34,9 +34,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from brainbridge.analyses._curvature import ricci_curvature
-from brainbridge.analyses._curvature_align import curvature_alignment
-from brainbridge.analyses._graph import Graph, connectome_graph
+from brainbridge.analyses import Graph, connectome_graph, curvature_alignment, ricci_curvature
 from brainbridge.loaders import load_celegans_connectome, load_celegans_funatlas
 
 HUBS = ["AVAL", "AVAR", "AVBL", "AVBR", "AVDL", "AVDR", "AVEL", "AVER", "PVCL", "PVCR", "RIAL", "RIAR",

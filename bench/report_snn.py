@@ -56,8 +56,7 @@ def run(job):
     """Train one model; return its final test metric and settings."""
     import torch
 
-    from brainbridge.snn import build_model
-    from brainbridge.snn._train import forward_sequence, train
+    from brainbridge.snn import build_model, forward_sequence, train
 
     torch.set_num_threads(1)
     section, task_name, task_kwargs, model_name, cfg, seed = job

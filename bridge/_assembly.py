@@ -1,7 +1,7 @@
 """The assembly: one data model for every neuron.
 
 An assembly is a plain :class:`xarray.DataArray` that follows a small schema (see
-``DESIGN.md``): a ``unit`` dim always, a ``stimulus`` and/or ``time`` dim, optional
+README, "The assembly"): a ``unit`` dim always, a ``stimulus`` and/or ``time`` dim, optional
 ``trial`` and ``subject`` dims, string ids for units and stimuli, time in seconds, and
 provenance attrs.
 """

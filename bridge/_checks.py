@@ -239,3 +239,48 @@ def _listed(items: Sequence[Any]) -> str:
 def _duplicates(values: np.ndarray) -> list[Any]:
     uniq, counts = np.unique(values, return_counts=True)
     return [u.item() if hasattr(u, "item") else u for u in uniq[counts > 1]]
+
+
+def check_connectome(connectome: Any, name: str = "connectome", *, chemical: bool = False) -> Any:
+    """A ``(pre, post, synapse_type)`` DataArray with the same neurons in the same order on both.
+
+    With ``chemical`` it must also have a ``'chemical'`` synapse type (the network models need
+    one). Returns the connectome unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> conn = xr.DataArray(np.zeros((2, 2, 1)), dims=("pre", "post", "synapse_type"),
+    ...                     coords={"pre": ["A", "B"], "post": ["B", "A"], "synapse_type": ["chemical"]})
+    >>> try:
+    ...     check_connectome(conn)
+    ... except ValueError as err:
+    ...     print(str(err)[:80])
+    Invalid value for 'connectome': expected the same neurons in the same order on '
+    """
+    import xarray as xr
+
+    if (not isinstance(connectome, xr.DataArray)
+            or not {"pre", "post", "synapse_type"} <= set(connectome.dims)):
+        got = (f"dims {tuple(connectome.dims)}" if isinstance(connectome, xr.DataArray)
+               else type(connectome).__name__)
+        raise ValueError(
+            f"Invalid value for {name!r}: expected a connectome DataArray with dims ('pre', "
+            f"'post', 'synapse_type'); got {got}. Load one with "
+            "brainbridge.loaders.load_celegans_connectome('cook2019')."
+        )
+    types = [str(t) for t in connectome["synapse_type"].values]
+    if chemical and "chemical" not in types:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected a 'chemical' synapse type; got "
+            f"{', '.join(map(repr, types))}. Use an annotation with chemical synapse counts "
+            "(e.g. 'cook2019', 'white1986_whole')."
+        )
+    pre = [str(n) for n in connectome["pre"].values]
+    post = [str(n) for n in connectome["post"].values]
+    if pre != post:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected the same neurons in the same order on 'pre' "
+            "and 'post'; they differ. Select them with connectome.sel(post=connectome.pre.values)."
+        )
+    return connectome

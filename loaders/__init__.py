@@ -16,6 +16,7 @@ _EXPORTS = {
     "load_calcium": "._calcium",
     "load_spikes": "._spikes",
     "load_grasshopper": "._spikes",
+    "GRASSHOPPER_CONDITIONS": "._spikes",
     "load_celegans_connectome": "._celegans_connectome",
     "load_celegans_funatlas": "._celegans_funatlas",
     "load_celegans_activity": "._celegans_activity",

@@ -15,11 +15,13 @@ from ._fmri import load_fmri as load_fmri
 from ._manifests import dataset_info as dataset_info
 from ._manifests import datasets as datasets
 from ._manifests import fetch as fetch
+from ._spikes import GRASSHOPPER_CONDITIONS as GRASSHOPPER_CONDITIONS
 from ._spikes import load_grasshopper as load_grasshopper
 from ._spikes import load_spikes as load_spikes
 
 __all__ = [
     "CONNECTOMES",
+    "GRASSHOPPER_CONDITIONS",
     "NEURONS",
     "dataset_info",
     "datasets",

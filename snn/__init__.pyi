@@ -31,6 +31,8 @@ from ._record import READOUTS as READOUTS
 from ._record import record as record
 from ._spiketrain import coincidence_factor as coincidence_factor
 from ._spiketrain import sample_spikes as sample_spikes
+from ._spiketrain import spike_timing as spike_timing
+from ._spiketrain import threshold_spikes as threshold_spikes
 from ._stimulation import ConnectomeSimulator as ConnectomeSimulator
 from ._stimulation import connectome_simulator as connectome_simulator
 from ._stimulation import simulate_stimulation as simulate_stimulation
@@ -40,8 +42,10 @@ from ._tasks import adding_task as adding_task
 from ._tasks import digits_task as digits_task
 from ._tasks import grasshopper_task as grasshopper_task
 from ._tasks import memory_task as memory_task
+from ._tasks import task_score as task_score
 from ._train import OPTIMIZERS as OPTIMIZERS
 from ._train import evaluate as evaluate
+from ._train import forward_sequence as forward_sequence
 from ._train import train as train
 from ._zoo import MODELS as MODELS
 from ._zoo import build_model as build_model
@@ -76,6 +80,7 @@ __all__ = [
     "digits_task",
     "elm_step",
     "evaluate",
+    "forward_sequence",
     "grasshopper_task",
     "kuramoto_energy",
     "kuramoto_step",
@@ -86,6 +91,9 @@ __all__ = [
     "sample_spikes",
     "scaled_tanh",
     "simulate_stimulation",
+    "spike_timing",
     "surrogate",
+    "task_score",
+    "threshold_spikes",
     "train",
 ]

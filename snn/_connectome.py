@@ -44,7 +44,7 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
-from .._checks import _check_option, check_scalar
+from .._checks import _check_option, check_connectome, check_scalar
 from ._lif import LIFParams, LIFState, lif_step
 from ._trace import emit
 
@@ -219,33 +219,6 @@ def connectome_step(x: Tensor, state: ConnectomeState | None, params: Connectome
 
 
 # ------------------------------------------------------------------------------ inputs
-def _check_connectome(connectome: Any, name: str = "connectome") -> xr.DataArray:
-    if (not isinstance(connectome, xr.DataArray)
-            or not {"pre", "post", "synapse_type"} <= set(connectome.dims)):
-        got = (f"dims {tuple(connectome.dims)}" if isinstance(connectome, xr.DataArray)
-               else type(connectome).__name__)
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a connectome DataArray with dims ('pre', "
-            f"'post', 'synapse_type'); got {got}. Load one with "
-            "brainbridge.loaders.load_celegans_connectome('cook2019')."
-        )
-    types = [str(t) for t in connectome["synapse_type"].values]
-    if "chemical" not in types:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected a 'chemical' synapse type; got "
-            f"{', '.join(map(repr, types))}. Use an annotation with chemical synapse counts "
-            "(e.g. 'cook2019', 'white1986_whole')."
-        )
-    pre = [str(n) for n in connectome["pre"].values]
-    post = [str(n) for n in connectome["post"].values]
-    if pre != post:
-        raise ValueError(
-            f"Invalid value for {name!r}: expected the same neurons in the same order on 'pre' "
-            "and 'post'; they differ. Select them with connectome.sel(post=connectome.pre.values)."
-        )
-    return connectome
-
-
 def _matrices(connectome: xr.DataArray, neurons: Sequence[str] | None) -> tuple[list[str], np.ndarray,
                                                                                   np.ndarray]:
     """Neuron names, chemical counts and symmetric gap-junction counts (NaN -> 0, no diagonal)."""
@@ -410,7 +383,7 @@ class ConnectomeNetwork(nn.Module):
                                    "LIF firing threshold")
         self.nonlinearity = nonlinearity
         self.normalize = normalize
-        connectome = _check_connectome(connectome)
+        connectome = check_connectome(connectome, chemical=True)
         names, chem, elec = _matrices(connectome, neurons)
         self.neurons = tuple(names)
         w, g = NORMALIZATIONS[normalize](chem, elec)

@@ -477,14 +477,20 @@ TASKS: dict[str, Callable[..., Task]] = {
 }
 
 
-def score(task: Task, output: Any, *, split: str = "test") -> float:
+def task_score(task: Task, output: Any, *, split: str = "test") -> float:
     """The task's metric for a model output (or ``LNP.log_rate``) on its train or test set.
+
+    ``output`` is laid out like the model outputs :func:`~brainbridge.snn.train` scores (e.g.
+    ``(T, batch, n_out)``; the last step is read for a task with ``target="last"``); the metric
+    is ``METRICS[task.metric]`` with the task's options, as :func:`~brainbridge.snn.evaluate`
+    computes it.
 
     Examples
     --------
     >>> import torch
+    >>> from brainbridge.snn import memory_task, task_score
     >>> task = memory_task(3, n_symbols=2, n_train=4, n_test=4)
-    >>> score(task, torch.nn.functional.one_hot(task.y_test, 2).float())
+    >>> task_score(task, torch.nn.functional.one_hot(task.y_test, 2).float())
     1.0
     """
     _check_option("split", split, ["train", "test"])

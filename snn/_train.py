@@ -58,8 +58,7 @@ def forward_sequence(model: Any, x: Any) -> Any:
     the third step.
 
     >>> import torch
-    >>> from brainbridge.snn import LIF
-    >>> from brainbridge.snn._train import forward_sequence
+    >>> from brainbridge.snn import LIF, forward_sequence
     >>> forward_sequence(LIF(beta=0.5), torch.full((3, 1, 1), 0.6)).flatten()
     tensor([0., 0., 1.])
     >>> forward_sequence(torch.nn.GRU(2, 3), torch.zeros(4, 1, 2)).shape

@@ -357,7 +357,7 @@ def test_graph_layout_mds_recovers_path_lengths():
     spl = dict(nx.shortest_path_length(g, weight="weight"))
     d = np.array([[spl[i][j] for j in range(6)] for i in range(6)])
     np.testing.assert_allclose(np.linalg.norm(xy[:, None] - xy[None], axis=2), d, atol=1e-9)
-    spring = graph_layout(ds, layout="spring", seed=3)
+    spring = graph_layout(ds, layout="spring", random_state=3)
     ref = nx.spring_layout(nx.path_graph(6), seed=3)
     np.testing.assert_allclose(spring, np.array([ref[i] for i in range(6)]))
 

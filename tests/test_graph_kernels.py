@@ -170,7 +170,7 @@ def test_sinkhorn_iteration_arguments_are_checked(rng):
 
     g = knn_graph(rng.normal(size=(20, 3)), k=3)
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'max_iter': expected a positive integer; got 0.")):
+            "Invalid value for 'max_iter': expected an integer >= 1 (Sinkhorn iteration cap); got 0.")):
         ricci_curvature(g, method="sinkhorn", max_iter=0)
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'tol': expected a positive number (L1 marginal error); got -1.0.")):

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md, read from the source: no upward import, no import cycle.
+"""The layers of README.md's Architecture section, read from the source: no upward import, no cycle.
 
 Every ``import`` and ``from ... import`` in every module counts, at module level or inside a
 function (a lazy import is still a dependency). Lazy export tables (``_EXPORTS`` strings in a

@@ -68,10 +68,9 @@ def test_lnp_design_is_lagged_per_sequence(rng):
 def test_lnp_on_the_grasshopper_task():
     """The receptor task's baseline: a causal filter that beats chance on held-out data."""
     from brainbridge.loaders import load_grasshopper
-    from brainbridge.snn import grasshopper_task
-    from brainbridge.snn._tasks import score
+    from brainbridge.snn import grasshopper_task, task_score
 
     task = grasshopper_task(load_grasshopper(1))
     lnp = fit_lnp(task.x_train, task.y_train)
     assert lnp.filter.shape == (20,) and lnp.n_lags == 20
-    assert score(task, lnp.log_rate(task.x_test)) > 0.02
+    assert task_score(task, lnp.log_rate(task.x_test)) > 0.02

@@ -26,9 +26,12 @@ from brainbridge.analyses import (
     plot_comparison,
     plot_curvature_summary,
     plot_encoding_scores,
+    plot_rate_prediction,
     plot_score_map,
+    plot_selective_fraction,
     plot_structure_function,
     plot_training,
+    selective_fraction,
 )
 
 
@@ -286,6 +289,80 @@ def test_plot_structure_function(rng):
             "Invalid value for 'result': expected a structure-function result (value and p_value over "
             "'score', null over (permutation, 'score')); got variables ['null', 'value'].")):
         plot_structure_function(res.drop_vars("p_value"))
+
+
+def test_plot_structure_function_pairs(rng):
+    res = xr.Dataset({"value": ("score", [2.0]), "p_value": ("score", [0.1]),
+                      "null": (("shuffle", "score"), rng.normal(size=(20, 1))),
+                      "simulated": (("a", "b"), rng.normal(size=(4, 5))),
+                      "measured": (("a", "b"), rng.normal(size=(4, 5))),
+                      "observed": (("a", "b"), rng.random((4, 5)) < 0.5)}, coords={"score": ["rsa"]})
+    axes = plot_structure_function(res, pairs=True)
+    assert len(axes) == 2 and axes[1].get_title() == "observed pairs"
+    obs = res.observed.values
+    np.testing.assert_array_equal(axes[1].collections[0].get_offsets(),
+                                  np.column_stack([res.simulated.values[obs], res.measured.values[obs]]))
+    _closed(axes[0].figure)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'pairs': the scatter needs the variables 'simulated', 'measured' and "
+            "'observed' of a structure_function result; got ['null', 'p_value', 'value']. "
+            "Leave pairs=False.")):
+        plot_structure_function(res[["value", "p_value", "null"]], pairs=True)
+
+
+def test_plot_selective_fraction(rng):
+    data = rng.normal(size=(30, 12))
+    data[:15, :3] += 2.5
+    x = xr.DataArray(data, dims=("stimulus", "unit"),
+                     coords={"unit": [f"u{i}" for i in range(12)],
+                             "layer": ("unit", ["l1"] * 4 + ["l2"] * 8)})
+    res = selective_fraction(x, np.arange(30) < 15, threshold=np.r_[[0.8] * 4, [1.0] * 8], family="layer",
+                             n_permutations=40, random_state=0)
+    fig, axes = new_figure(1, 2)
+    out = plot_selective_fraction(res, labels=["first", "second"], axes=axes)
+    assert list(out) == list(axes)
+    np.testing.assert_allclose(_heights(out[0]), res.fraction.values)  # one bar per family
+    np.testing.assert_allclose(out[0].get_lines()[0].get_ydata(), res.null.values.mean(0))
+    assert [t.get_text() for t in out[0].get_xticklabels()] == ["first", "second"]
+    # the d' panel: a box per family whose median is the family's median d', the bars at +/- threshold
+    medians = [line.get_ydata()[0] for line in out[1].lines if line.get_label() == "_nolegend_"
+               and len(line.get_ydata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]]
+    for m in (np.median(res.score.values[:4]), np.median(res.score.values[4:])):
+        assert any(np.isclose(m, v) for v in medians)
+    np.testing.assert_allclose(out[1].collections[0].get_offsets()[:, 1], [0.8, 1.0])
+    _closed(fig)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'labels': expected one per family (2); got 1.")):
+        plot_selective_fraction(res, labels=["x"])
+
+
+def test_plot_rate_prediction(rng):
+    dt, n = 1e-3, 800
+    rate = 0.05 + 0.04 * np.sin(np.arange(n) / 30.0)
+    observed = (rng.random(n) < rate).astype(float)
+    draw = rng.random(300) < rate[:300]
+    axes = plot_rate_prediction(observed, {"LNP": rate}, dt=dt, trains={"LNP": {"Poisson": draw}},
+                                smoothing=0, duration=0.5)
+    lines = axes[0].get_lines()
+    np.testing.assert_allclose(lines[0].get_ydata(), observed[:500] / dt)  # no smoothing: counts / dt
+    np.testing.assert_allclose(lines[1].get_ydata(), rate[:500] / dt)
+    np.testing.assert_allclose(lines[1].get_xdata(), np.arange(500) * dt)
+    raster = axes[1].collections
+    np.testing.assert_allclose(raster[0].get_positions(), np.flatnonzero(observed[:500]) * dt)
+    np.testing.assert_allclose(raster[1].get_positions(), np.flatnonzero(draw) * dt)
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["recorded", "LNP: Poisson"]
+    np.testing.assert_allclose(matplotlib.colors.to_rgba(lines[1].get_color()),
+                               raster[1].get_colors()[0])  # C1 both
+    _closed(axes[0].figure)
+    from scipy.ndimage import gaussian_filter1d
+
+    smooth = plot_rate_prediction(observed, xr.DataArray(rate[None], dims=("model", "time"),
+                                                         coords={"model": ["LNP"]}), dt=dt)
+    np.testing.assert_allclose(smooth[0].get_lines()[1].get_ydata(), gaussian_filter1d(rate, 2.0)[:500] / dt)
+    _closed(smooth[0].figure)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'rates': 'LNP' has shape (10,); expected (800,), the shape of 'observed'.")):
+        plot_rate_prediction(observed, {"LNP": rate[:10]}, dt=dt)
 
 
 def test_save_figure_with_a_glass_brain_needs_no_warning(tmp_path):

@@ -17,6 +17,7 @@ from brainbridge.analyses import (
     dead_neurons,
     domain_neurons,
     positional_neurons,
+    selective_fraction,
     selectivity,
     top_stimuli,
 )
@@ -378,3 +379,103 @@ def test_permutation_errors(rng):
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'alpha': expected a number in (0, 1); got 5.")):
         selectivity(x, "face", n_permutations=5, alpha=5)
+
+
+def _dprime_loop(data, hit):
+    """d' by plain numpy (NaN left out), one unit per column."""
+    a, b = data[hit], data[~hit]
+    pooled = (np.nanvar(a, 0, ddof=1) + np.nanvar(b, 0, ddof=1)) / 2
+    return (np.nanmean(a, 0) - np.nanmean(b, 0)) / np.sqrt(pooled)
+
+
+def test_selective_fraction_matches_a_loop(rng):
+    """The shuffled-label fraction per family, with a given bar, against a loop over shuffles."""
+    data = rng.normal(size=(30, 6))
+    data[:12, 1] += 2.0
+    x = xr.DataArray(data, dims=("stimulus", "unit"),
+                     coords={"unit": [f"u{i}" for i in range(6)], "layer": ("unit", list("bbbaaa"))})
+    labels = np.arange(30) < 12
+    bar = np.array([0.3] * 3 + [0.5] * 3)
+    res = selective_fraction(x, labels, threshold=bar, family="layer", n_permutations=4,
+                             random_state=np.random.default_rng([5, 7]))
+    assert res["family"].values.tolist() == ["b", "a"]  # order of first appearance
+    d = _dprime_loop(data, labels)
+    np.testing.assert_allclose(res.score.values, d, rtol=1e-10)
+    assert res.selective.values.tolist() == ((d > 0) & (np.abs(d) > bar)).tolist()
+    np.testing.assert_allclose(res.fraction.values, [((d > 0) & (np.abs(d) > bar))[:3].mean(),
+                                                     ((d > 0) & (np.abs(d) > bar))[3:].mean()])
+    assert res.n_units.values.tolist() == [3, 3] and res.null.dims == ("permutation", "family")
+    perm_rng = np.random.default_rng([5, 7])
+    for k in range(4):
+        lab = perm_rng.permutation(labels)
+        a, b = data[lab], data[~lab]
+        d = (a.mean(0) - b.mean(0)) / np.sqrt((a.var(0, ddof=1) + b.var(0, ddof=1)) / 2)
+        sel = (d > 0) & (np.abs(d) > bar)
+        np.testing.assert_allclose(res.null.values[k], [sel[:3].mean(), sel[3:].mean()])
+    # the per-permutation blocks give the same null as one block
+    from brainbridge.analyses import _selectivity
+
+    one = selective_fraction(x, labels, threshold=bar, family="layer", n_permutations=50, random_state=3)
+    try:
+        _selectivity._NULL_BLOCK, keep = 12, _selectivity._NULL_BLOCK  # 2 shuffles per block
+        blocks = selective_fraction(x, labels, threshold=bar, family="layer", n_permutations=50,
+                                    random_state=3)
+    finally:
+        _selectivity._NULL_BLOCK = keep
+    np.testing.assert_array_equal(blocks.null.values, one.null.values)
+
+
+def test_selective_fraction_default_bar_is_selectivitys(rng):
+    """Without a threshold: selectivity's family-wise bar, then the null on the same stream."""
+    x, data, face = _make(rng)
+    res = selective_fraction(x, "face", family="layer", n_permutations=30, random_state=4, progress=False)
+    gen = np.random.default_rng(4)
+    s = selectivity(x, "face", family="layer", n_permutations=30, random_state=gen, progress=False)
+    np.testing.assert_allclose(res.threshold.values, s.threshold.values)
+    assert res.selective.values.tolist() == (s.significant.values & (s.score.values > 0)).tolist()
+    assert np.flatnonzero(res.selective.values).tolist() == list(PLANTED)
+    fam = np.repeat([0, 1], N_UNIT // 2)
+    for k in range(30):
+        d = _dprime_loop(data, gen.permutation(face))
+        sel = (d > 0) & (np.abs(d) > s.threshold.values)
+        np.testing.assert_allclose(res.null.values[k], [sel[fam == f].mean() for f in (0, 1)])
+    assert res.attrs == {"target": "True", "family": "layer", "n_permutations": 30}
+
+
+def test_selective_fraction_nan_labels_and_one_family(rng):
+    """NaN responses are left out (as in selectivity); string labels with a target; family=None."""
+    x, data, _ = _make(rng)
+    data = data.copy()
+    data[rng.random(data.shape) < 0.1] = np.nan
+    x = x.copy(data=data)
+    res = selective_fraction(x, "cat", target="body", threshold=0.4, n_permutations=5, random_state=2)
+    body = np.asarray(x["cat"].values) == "body"
+    d = _dprime_loop(data, body)
+    np.testing.assert_allclose(res.score.values, d, rtol=1e-10)
+    assert res["family"].values.tolist() == ["all"] and res.attrs["family"] == ""
+    gen = np.random.default_rng(2)
+    for k in range(5):
+        dk = _dprime_loop(data, gen.permutation(body))
+        np.testing.assert_allclose(res.null.values[k, 0], np.mean((dk > 0) & (np.abs(dk) > 0.4)))
+
+
+def test_selective_fraction_errors(rng):
+    x, _, _ = _make(rng)
+    with pytest.raises(ValueError, match=re.escape(
+            f"Invalid value for 'threshold': expected a number or one bar per unit ({N_UNIT}); "
+            "got shape (3,).")):
+        selective_fraction(x, "face", threshold=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'n_permutations': expected an integer >= 1 (label shuffles); got 0.")):
+        selective_fraction(x, "face", threshold=0.5, n_permutations=0)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'x': a unit coord named 'family' would clash with the result's 'family' dim; "
+            "rename it first, e.g. x.rename(family='group'), and pass that name.")):
+        selective_fraction(x.assign_coords(family=x["layer"]), "face", threshold=0.5, family="family")
+    with pytest.raises(ValueError, match=re.escape("Invalid value for 'target': expected one of the labels")):
+        selective_fraction(x, "cat", target="tree", threshold=0.5)
+    reordered = x["unit"].values[::-1]
+    bar = xr.DataArray(np.zeros(N_UNIT), dims="unit", coords={"unit": reordered})
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'threshold': a DataArray must be over 'unit'")):
+        selective_fraction(x, "face", threshold=bar)

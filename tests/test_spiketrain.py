@@ -1,4 +1,5 @@
-"""Spike-train metrics: the coincidence factor and spike trains drawn from log-rates."""
+"""Spike-train metrics: the coincidence factor, spike trains drawn from log-rates or placed at
+threshold crossings, and the spike-timing comparison built on them."""
 
 import doctest
 import math
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainbridge.snn import _spiketrain, coincidence_factor, sample_spikes
+from brainbridge.snn import _spiketrain, coincidence_factor, sample_spikes, spike_timing, threshold_spikes
 
 
 def test_doctests():
@@ -118,3 +119,83 @@ def test_sample_spikes_takes_a_generator():
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'n_samples': expected an integer >= 1 (number of draws); got 0.")):
         sample_spikes(log_rate, n_samples=0)
+
+
+def _threshold_by_hand(rate, n_spikes, n_levels=400):
+    """threshold_spikes written out: try every quantile level, keep the closest count (ties: higher)."""
+    levels = sorted(set(np.quantile(rate, np.linspace(0.0, 1.0, n_levels + 1)).tolist()))
+    best, best_err = None, math.inf
+    for level in levels:  # ascending, so "<=" keeps the higher of tied levels
+        count = sum(1 for t in range(1, len(rate)) if rate[t] > level >= rate[t - 1])
+        if abs(count - n_spikes) <= best_err:
+            best, best_err = level, abs(count - n_spikes)
+    return np.array([0.0] + [float(rate[t] > best >= rate[t - 1]) for t in range(1, len(rate))])
+
+
+def test_threshold_spikes_closed_form():
+    """A sinusoid with one peak every 25 bins: one spike per peak, on its rising flank."""
+    t = np.arange(2000)
+    rate = 0.1 + 0.09 * np.sin(2 * np.pi * t / 25.0)  # 80 peaks, 200 expected spikes
+    spikes = threshold_spikes(rate)
+    assert set(np.unique(spikes)) == {0.0, 1.0}
+    assert spikes.sum() == 80  # the count closest to rate.sum() = 200 that a threshold can give
+    idx = np.flatnonzero(spikes)
+    assert np.all(np.diff(idx) == 25) and np.all(np.sin(2 * np.pi * idx / 25.0) > -1e-9)
+    assert threshold_spikes(np.full(100, 0.3)).sum() == 0  # a constant rate never crosses
+    # a wanted count of 0 puts the threshold at the top: no spikes
+    assert threshold_spikes(rate, n_spikes=0).sum() == 0
+
+
+def test_threshold_spikes_matches_a_loop(rng):
+    for _ in range(3):
+        rate = np.convolve(rng.exponential(0.05, size=600), np.ones(5) / 5, mode="same")
+        for n_spikes, n_levels in ((None, 400), (12, 400), (30.5, 37)):
+            want = rate.sum() if n_spikes is None else n_spikes
+            got = threshold_spikes(torch.as_tensor(rate), n_spikes=n_spikes, n_levels=n_levels)
+            np.testing.assert_array_equal(got, _threshold_by_hand(rate, want, n_levels))
+
+
+def test_spike_timing_matches_a_loop(rng):
+    """Every Gamma of spike_timing, from trains drawn and placed by hand on the same stream."""
+    n, dt, delta = 3000, 1e-3, 3e-3
+    rate = 0.01 + 0.4 * np.convolve(rng.random(n) < 0.02, np.ones(2), mode="same")
+    data = (rng.random(n) < rate).astype(float)
+    res = spike_timing(rate, data, dt=dt, delta=delta, n_samples=3, n_permutations=4,
+                       random_state=np.random.default_rng(9))
+
+    def gamma(model, observed):
+        return coincidence_factor(model, observed, delta=delta, dt=dt, expected="poisson")
+
+    gen = np.random.default_rng(9)
+    p = 1 - np.exp(-rate)
+    shifts = gen.integers(n // 10, n - n // 10, size=4)
+    draws = (gen.random((6, n)) < p).astype(float)
+    assert res["shift"].values.tolist() == shifts.tolist()
+    np.testing.assert_allclose(res.poisson.values, [gamma(draws[i], data) for i in range(3)])
+    np.testing.assert_allclose(res.poisson_ceiling.values, [gamma(draws[i], draws[i + 3]) for i in range(3)])
+    null = [gamma((gen.random(n) < np.roll(p, s)).astype(float), data) for s in shifts]
+    np.testing.assert_allclose(res.poisson_null.values, null)
+    placed_null = [gamma(_threshold_by_hand(np.roll(rate, s), rate.sum()), data) for s in shifts]
+    np.testing.assert_allclose(res.threshold_null.values, placed_null)
+    placed = _threshold_by_hand(rate, rate.sum())
+    assert float(res.threshold) == pytest.approx(gamma(placed, data))
+    assert res.attrs["n_threshold_spikes"] == placed.sum() and res.attrs["n_spikes"] == data.sum()
+    # the placed train is aligned with the data, its shifted copies are not
+    assert float(res.threshold) > res.threshold_null.values.max()
+
+
+def test_spike_timing_errors():
+    rate = np.full(50, 0.1)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'spikes': expected the shape of 'rate' (50,); got (40,).")):
+        spike_timing(rate, np.zeros(40), dt=1e-3)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'rate': expected finite, non-negative values per bin, shape (time,) with at "
+            "least 2 bins; got shape (50,) with negative or non-finite values.")):
+        spike_timing(-rate, np.zeros(50), dt=1e-3)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'dt': expected a finite number in (0, inf) (bin width in seconds); got 0.")):
+        spike_timing(rate, np.zeros(50), dt=0)
+    with pytest.raises(ValueError, match=re.escape(
+            "Invalid value for 'n_spikes': expected a finite number in [0, inf) (spike count); got -1.")):
+        threshold_spikes(rate, n_spikes=-1)

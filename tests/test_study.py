@@ -179,39 +179,6 @@ def test_file_errors(tmp_path):
         load_study(quick, quick=True)
 
 
-def test_threshold_spikes_matches_the_predicted_count_and_rate_peaks():
-    from brainbridge.studies._sections import _threshold_spikes
-
-    t = np.arange(2000)
-    rate = 0.1 + 0.09 * np.sin(2 * np.pi * t / 25.0)  # one peak every 25 bins, 80 expected spikes
-    spikes = _threshold_spikes(rate)
-    assert set(np.unique(spikes)) == {0.0, 1.0}
-    assert spikes.sum() == 80  # one spike per peak: the count closest to rate.sum() = 200
-    # every spike is an upward crossing, on the rising flank before each peak
-    idx = np.flatnonzero(spikes)
-    assert np.all(np.diff(idx) == 25) and np.all(np.sin(2 * np.pi * idx / 25.0) > -1e-9)
-    flat = _threshold_spikes(np.full(100, 0.3))
-    assert flat.sum() == 0  # a constant rate never crosses its threshold
-
-
-def test_dprime_null_fraction_matches_a_loop():
-    from brainbridge.studies._sections import _dprime_null_fraction
-
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(30, 6))
-    labels = np.arange(30) < 12
-    family = np.array([0, 0, 0, 1, 1, 1])
-    bar = np.array([0.3] * 3 + [0.5] * 3)
-    got = _dprime_null_fraction(x, labels, family, bar, 4, random_state=5)
-    perm_rng = np.random.default_rng([5, 7])
-    for k in range(4):
-        lab = perm_rng.permutation(labels)
-        a, b = x[lab], x[~lab]
-        d = (a.mean(0) - b.mean(0)) / np.sqrt((a.var(0, ddof=1) + b.var(0, ddof=1)) / 2)
-        sel = (d > 0) & (np.abs(d) > bar)
-        np.testing.assert_allclose(got[k], [sel[:3].mean(), sel[3:].mean()])
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """Every built-in study at reduced size, through the CLI."""
@@ -301,12 +268,11 @@ def test_recovery_fractions_match_ranks(demo):
 def test_auditory_lnp_score_reproduces(demo):
     from brainbridge.encoders import fit_lnp
     from brainbridge.loaders import load_grasshopper
-    from brainbridge.snn import grasshopper_task
-    from brainbridge.snn._tasks import score
+    from brainbridge.snn import grasshopper_task, task_score
 
     sections, _ = _results(demo, "auditory_receptor")
     task = grasshopper_task(load_grasshopper(1))
-    value = score(task, fit_lnp(task.x_train, task.y_train).log_rate(task.x_test))
+    value = task_score(task, fit_lnp(task.x_train, task.y_train).log_rate(task.x_test))
     numbers = sections["auditory-receptor-grasshopper"]["numbers"]
     assert numbers["coincidence factor LNP"] == pytest.approx(value, abs=1e-4)
     models = ["ridge", "LNP", "ELM", "LIF"]

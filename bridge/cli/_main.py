@@ -102,8 +102,7 @@ def _auto_device() -> str:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Run a model over stimuli and write a stimulus x unit assembly file."""
-    from ..ann._extract import extract
-    from ..ann._stimuli import load_stimuli
+    from ..ann import extract, load_stimuli
     from ..ann.models import load as load_model
     from ..ann.models import resolve_layers
 
@@ -496,7 +495,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
 
 def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | None) -> int:
     """Run studies one after another into ``out/<name>/`` and print a summary table."""
-    from ..studies._study import load_study, run_study
+    from ..studies import load_study, run_study
 
     rows = []
     for name in names:
@@ -517,7 +516,7 @@ def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | No
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the built-in studies on real data that ships with the packages."""
-    from ..studies._study import study_names
+    from ..studies import study_names
 
     names = study_names()
     chosen = names if not args.study else args.study
@@ -536,7 +535,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild report.html from a results.json (or its folder)."""
-    from ..studies._report import rebuild_report
+    from ..studies import rebuild_report
 
     path = rebuild_report(args.results)
     _out(f"wrote {path}")

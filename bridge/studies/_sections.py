@@ -62,65 +62,9 @@ class SelectivityParams(Params):
                              f"{self.positive!r} ({err}).") from None
 
 
-def _dprime_null_fraction(x: np.ndarray, labels: np.ndarray, family: np.ndarray, bar: np.ndarray,
-                          n_permutations: int, random_state: int) -> np.ndarray:
-    """Per permutation and family, the fraction of units that shuffled labels make 'selective'
-    (d' > 0 and |d'| above the unit's bar): the null of the fraction selective.
-
-    d' is the same statistic as :func:`brainbridge.analyses.selectivity` (pooled sample SD,
-    ddof=1), computed for all permutations at once; NaN responses are not expected here
-    (activations). Returns ``(n_permutations, n_families)``.
-    """
-    rng = np.random.default_rng([random_state, 7])
-    n = labels.size
-    perms = np.stack([rng.permutation(labels) for _ in range(n_permutations)]).astype(np.float64)
-    n1 = perms.sum(1, keepdims=True)
-    n0 = n - n1
-    s1, q1 = perms @ x, perms @ (x * x)
-    sa, qa = x.sum(0), (x * x).sum(0)
-    m1, m0 = s1 / n1, (sa - s1) / n0
-    v1 = (q1 - n1 * m1 ** 2) / (n1 - 1)
-    v0 = ((qa - q1) - n0 * m0 ** 2) / (n0 - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = (m1 - m0) / np.sqrt((v1 + v0) / 2)
-        selective = (d > 0) & (np.abs(d) > bar)
-    n_fam = int(family.max()) + 1
-    counts = np.stack([selective[:, family == f].mean(1) for f in range(n_fam)], axis=1)
-    return counts
-
-
-def _plot_fraction_selective(names: list[str], fraction: np.ndarray, null: np.ndarray,
-                             scores: xr.Dataset, ax_frac: Any, ax_d: Any) -> None:
-    """Left: fraction of selective units per layer against the permutation null (grey band:
-    2.5-97.5 percentiles over label shuffles). Right: d' per layer (box: quartiles, whiskers:
-    5-95 percentiles) with the family-wise bar (red ticks at +/- bar)."""
-    pos = np.arange(len(names))
-    lo, hi = np.percentile(null, [2.5, 97.5], axis=0)
-    ax_frac.bar(pos, fraction, color="C0", width=0.7, label="observed")
-    ax_frac.fill_between(pos, lo, hi, step="mid", color="0.45", alpha=0.6, lw=0, zorder=3,
-                         label="label-shuffle null (95%)")
-    ax_frac.plot(pos, null.mean(0), color="0.2", lw=1, drawstyle="steps-mid", zorder=4)
-    ax_frac.set_xticks(pos, [_short(n) for n in names], rotation=90, fontsize=7)
-    ax_frac.set_ylabel("fraction of units selective")
-    ax_frac.set_ylim(0, max(0.05, float(np.nanmax(fraction)) * 1.15, float(hi.max()) * 1.15))
-    ax_frac.legend(fontsize=7, loc="upper left")
-    layer = np.asarray(scores["layer"].values)
-    d = [np.asarray(scores.score.values[layer == n], dtype=float) for n in names]
-    ax_d.boxplot([v[np.isfinite(v)] for v in d], positions=pos, widths=0.6, whis=(5, 95),
-                 showfliers=False)
-    bars = [float(scores.threshold.values[layer == n][0]) for n in names]
-    for sign in (1, -1):
-        ax_d.scatter(pos, sign * np.asarray(bars), marker="_", s=120, color="C3", zorder=3,
-                     label="family-wise bar" if sign == 1 else None)
-    ax_d.axhline(0, color="0.7", lw=0.8)
-    ax_d.set_xticks(pos, [_short(n) for n in names], rotation=90, fontsize=7)
-    ax_d.set_ylabel("d'")
-    ax_d.legend(fontsize=7, loc="upper left")
-
-
 def selectivity_section(ctx: Context, p: SelectivityParams, where: str) -> Section:
     """Units whose d' (class vs rest) passes a family-wise permutation bar, per layer."""
-    from brainbridge.analyses import selectivity
+    from brainbridge.analyses import plot_selective_fraction, selective_fraction, selectivity
 
     acts = ctx.sources[p.source]
     labels = np.array([bool(re.search(p.positive, str(s))) for s in acts["stimulus"].values])
@@ -129,27 +73,27 @@ def selectivity_section(ctx: Context, p: SelectivityParams, where: str) -> Secti
                          "stimuli; it must mark some but not all.")
     scores = selectivity(acts, labels, method="dprime", target=True, n_permutations=p.n_permutations,
                          family="layer", random_state=ctx.random_state, progress=ctx.progress)
+    # the null of the fraction: its own shuffles (a stream apart from the bar's), each unit keeping its bar
+    frac = selective_fraction(acts, labels, threshold=scores.threshold, family="layer",
+                              n_permutations=p.n_permutations,
+                              random_state=np.random.default_rng([ctx.random_state, 7]))
     names = _layers(acts)
     layer = np.asarray(scores["layer"].values)
-    family = np.asarray([names.index(v) for v in layer])
-    null = _dprime_null_fraction(np.asarray(acts.transpose("stimulus", "unit").values, dtype=np.float64),
-                                 labels, family, np.asarray(scores.threshold.values, dtype=float),
-                                 p.n_permutations, ctx.random_state)
-    rows, numbers, fraction = [], {}, []
-    for i, name in enumerate(names):
+    rows, numbers = [], {}
+    for i, name in enumerate(names):  # the families of frac, in the same order
         m = layer == name
         d = scores.score.values[m]
-        sel = (scores.significant.values[m]) & (d > 0)
+        sel = frac.selective.values[m]
         best = int(np.nanargmax(d))
-        fraction.append(float(sel.mean()))
+        null = frac.null.values[:, i]
         rows.append([name, int(m.sum()), round(float(scores.threshold.values[m][0]), 3), int(sel.sum()),
-                     round(float(sel.mean()), 3), round(float(np.percentile(null[:, i], 97.5)), 3),
+                     round(float(sel.mean()), 3), round(float(np.percentile(null, 97.5)), 3),
                      f"{scores.unit.values[m][best]} ({d[best]:.2f})"])
         numbers[f"fraction selective {_short(name)}"] = round(float(sel.mean()), 4)
-    fig, (ax_frac, ax_d) = _figure(12, 4, ncols=2)
-    _plot_fraction_selective(names, np.asarray(fraction), null, scores, ax_frac, ax_d)
+    ax_frac, ax_d = plot_selective_fraction(frac, labels=[_short(n) for n in names])
     ax_frac.set_title(f"units selective for {p.positive!r} (d' > bar) per layer", fontsize=9)
     ax_d.set_title("d' per unit, by layer", fontsize=9)
+    fig = ax_frac.figure
     fig.tight_layout()
     return Section(
         title="Selectivity",
@@ -403,15 +347,9 @@ def structure_function_section(ctx: Context, p: StructureFunctionParams, where: 
                      round(pv, 4)])
         numbers[name] = round(value, 4)
         numbers[f"p {name}"] = round(pv, 4)
-    fig, axes = _figure(3.4 * (len(scores) + 1), 3.2, ncols=len(scores) + 1)
-    plot_structure_function(res, axes=axes[:-1])
-    sim, meas, obs = (np.asarray(res[k].values) for k in ("simulated", "measured", "observed"))
-    axes[-1].scatter(sim[obs], meas[obs], s=2, alpha=0.3)
-    axes[-1].set_xlabel("simulated response")
-    axes[-1].set_ylabel("measured dF/F")
-    axes[-1].set_title("observed pairs", fontsize=9)
+    fig = plot_structure_function(res, pairs=True)[0].figure
     fig.tight_layout()
-    n_pairs = int(res.attrs.get("n_pairs", int(obs.sum())))
+    n_pairs = int(res.attrs.get("n_pairs", int(np.asarray(res.observed.values, dtype=bool).sum())))
     return Section(
         title="C. elegans: structure vs function",
         text=("A graded network wired by the Cook et al. 2019 connectome (chemical synapses and gap "
@@ -466,25 +404,9 @@ class ReceptorParams(Params):
 RATE_SMOOTHING = 2e-3
 
 
-def _threshold_spikes(rate: np.ndarray) -> np.ndarray:
-    """Deterministic spikes: upward crossings of a threshold on the predicted rate.
-
-    The threshold is the one (among 400 quantiles of the rate) whose number of upward
-    crossings is closest to the predicted count ``sum(rate)`` (ties: the higher threshold), so
-    the train has the model's own spike count and a spike at the onset of each rate peak.
-    """
-    target = float(rate.sum())
-    levels = np.unique(np.quantile(rate, np.linspace(0.0, 1.0, 401)))
-    above = rate[None, :] > levels[:, None]
-    crossings = np.count_nonzero(above[:, 1:] & ~above[:, :-1], axis=1)
-    best = levels.size - 1 - int(np.argmin(np.abs(crossings - target)[::-1]))
-    up = rate > levels[best]
-    out = np.zeros(rate.size)
-    out[1:] = up[1:] & ~up[:-1]  # a train that starts above the threshold has no crossing there
-    return out
-
-
 class _Timing(NamedTuple):
+    """One model's row of the receptor table (see :func:`brainbridge.snn.spike_timing`)."""
+
     r: float
     r_smooth: float
     poisson: float
@@ -495,33 +417,30 @@ class _Timing(NamedTuple):
     threshold_null_sd: float
 
 
-def _spike_timing(rate: np.ndarray, observed: np.ndarray, poisson: float, *, dt: float, delta: float,
-                  sigma: float, n_permutations: int, random_state: int) -> _Timing:
-    """Rate correlation and coincidence factors of one model's predicted rate (count per bin)."""
+def _timing(rate: np.ndarray, observed: np.ndarray, poisson: float, *, dt: float, delta: float,
+            sigma: float, n_permutations: int, random_state: int) -> _Timing:
+    """Rate correlations and the spike-timing summary of one model's predicted rate (count per bin).
+
+    ``poisson`` is the task's own metric (its draws span the task's layout, burn-in included),
+    the number :func:`brainbridge.snn.train` reports; the rest comes from
+    :func:`~brainbridge.snn.spike_timing`, on a stream of its own.
+    """
     from scipy.ndimage import gaussian_filter1d
 
     from brainbridge._scoring import pearson_r
-    from brainbridge.snn import coincidence_factor, sample_spikes
+    from brainbridge.snn import spike_timing
 
-    def gamma(model: np.ndarray, data: np.ndarray) -> float:
-        return coincidence_factor(model[:, None], data[:, None], delta=delta, dt=dt, expected="poisson")
-
-    log_rate = np.log(np.maximum(rate, 1e-12))
-    rng = np.random.default_rng([random_state, 11])
-    n = rate.size
-    shifts = rng.integers(n // 10, n - n // 10, size=n_permutations)
-    draws = sample_spikes(log_rate, n_samples=20, random_state=rng)
-    null_poisson = [gamma(sample_spikes(np.roll(log_rate, s), random_state=rng)[0], observed) for s in shifts]
-    null_threshold = [gamma(_threshold_spikes(np.roll(rate, s)), observed) for s in shifts]
+    res = spike_timing(rate, observed, dt=dt, delta=delta, n_samples=10, n_permutations=n_permutations,
+                       random_state=np.random.default_rng([random_state, 11]))
     return _Timing(
         r=float(pearson_r(observed, rate)),
         r_smooth=float(pearson_r(gaussian_filter1d(observed, sigma), gaussian_filter1d(rate, sigma))),
         poisson=poisson,
-        poisson_null=float(np.mean(null_poisson)),
-        ceiling=float(np.mean([gamma(draws[i], draws[i + 10]) for i in range(10)])),
-        threshold=gamma(_threshold_spikes(rate), observed),
-        threshold_null=float(np.mean(null_threshold)),
-        threshold_null_sd=float(np.std(null_threshold)),
+        poisson_null=float(np.mean(res.poisson_null.values)),
+        ceiling=float(np.mean(res.poisson_ceiling.values)),
+        threshold=float(res.threshold),
+        threshold_null=float(np.mean(res.threshold_null.values)),
+        threshold_null_sd=float(np.std(res.threshold_null.values)),
     )
 
 
@@ -537,9 +456,7 @@ def receptor_section(ctx: Context, p: ReceptorParams, where: str) -> Section:
     import torch
 
     from brainbridge.encoders import RidgeEncoder, fit_lnp, lagged
-    from brainbridge.snn import build_model, grasshopper_task, train
-    from brainbridge.snn._tasks import score
-    from brainbridge.snn._train import forward_sequence
+    from brainbridge.snn import build_model, forward_sequence, grasshopper_task, task_score, train
 
     recording = ctx.sources[p.source]
     spikes, stimulus = recording
@@ -577,9 +494,8 @@ def receptor_section(ctx: Context, p: ReceptorParams, where: str) -> Section:
         rates[name.upper()] = np.exp(np.asarray(out, dtype=np.float64)[:, 0, 0][valid])
 
     sigma = RATE_SMOOTHING / dt
-    timing = {name: _spike_timing(rate, observed, float(score(task, as_output(rate))), dt=dt, delta=delta,
-                                  sigma=sigma, n_permutations=p.n_permutations,
-                                  random_state=ctx.random_state)
+    timing = {name: _timing(rate, observed, float(task_score(task, as_output(rate))), dt=dt, delta=delta,
+                            sigma=sigma, n_permutations=p.n_permutations, random_state=ctx.random_state)
               for name, rate in rates.items()}
     rows, numbers = [], {}
     for name, t in timing.items():
@@ -645,7 +561,7 @@ def receptor_section(ctx: Context, p: ReceptorParams, where: str) -> Section:
             + ("), so neither their Poisson draws nor their threshold crossings carry much timing."
                if flatter else "); see the table for their timing.")
         )
-    fig = _receptor_figure(observed, rates, dt, sigma, ctx.random_state)
+    fig = _receptor_figure(observed, rates, dt, ctx.random_state)
     names = list(rates)
     dataset = xr.Dataset(
         {"observed": ("time", observed), "rate": (("model", "time"), np.stack([rates[m] for m in names])),
@@ -665,33 +581,19 @@ def receptor_section(ctx: Context, p: ReceptorParams, where: str) -> Section:
     )
 
 
-def _receptor_figure(observed: np.ndarray, rates: dict[str, np.ndarray], dt: float, sigma: float,
-                     random_state: int) -> Any:
-    """Top: observed and predicted rates (Hz, smoothed) over the first 0.5 s held out. Bottom:
-    the recorded spikes and, per model, a Poisson draw and the threshold-crossing train."""
-    from scipy.ndimage import gaussian_filter1d
+def _receptor_figure(observed: np.ndarray, rates: dict[str, np.ndarray], dt: float, random_state: int) -> Any:
+    """Rates over the first 0.5 s held out, and per model a Poisson draw and the threshold train."""
+    from brainbridge.analyses import plot_rate_prediction
+    from brainbridge.snn import sample_spikes, threshold_spikes
 
-    from brainbridge.snn import sample_spikes
-
-    fig, (ax_rate, ax_spk) = _figure(9, 6, nrows=2, sharex=True, gridspec_kw={"height_ratios": [1, 1.4]})
     n = min(observed.size, int(round(0.5 / dt)))
-    t = np.arange(n) * dt
-    ax_rate.plot(t, gaussian_filter1d(observed, sigma)[:n] / dt, color="k", lw=1.5, label="recorded")
-    for i, (name, rate) in enumerate(rates.items(), start=1):
-        ax_rate.plot(t, gaussian_filter1d(rate, sigma)[:n] / dt, color=f"C{i}", lw=1, label=name)
-    ax_rate.set_ylim(0, 1.6 * float(gaussian_filter1d(observed, sigma).max()) / dt)
-    ax_rate.set_ylabel("rate (Hz, smoothed)")
-    ax_rate.legend(fontsize=7, ncol=len(rates) + 1, loc="upper right")
-    trains, labels, colors = [t[observed[:n] > 0]], ["recorded"], ["k"]
-    for i, (name, rate) in enumerate(rates.items(), start=1):
-        draw = sample_spikes(np.log(np.maximum(rate[:n], 1e-12)), random_state=random_state)[0]
-        trains += [t[draw > 0], t[_threshold_spikes(rate)[:n] > 0]]
-        labels += [f"{name}: Poisson", f"{name}: threshold"]
-        colors += [f"C{i}", f"C{i}"]
-    ax_spk.eventplot(trains, lineoffsets=np.arange(len(trains)), colors=colors, linelengths=0.8)
-    ax_spk.set_yticks(range(len(trains)), labels, fontsize=7)
-    ax_spk.invert_yaxis()
-    ax_spk.set_xlabel("time in the held-out segment (s)")
+    trains = {name: {"Poisson": sample_spikes(np.log(np.maximum(rate[:n], 1e-12)),
+                                              random_state=random_state)[0],
+                     "threshold": threshold_spikes(rate)[:n]}
+              for name, rate in rates.items()}
+    axes = plot_rate_prediction(observed, rates, dt=dt, trains=trains, smoothing=RATE_SMOOTHING, duration=0.5)
+    axes[1].set_xlabel("time in the held-out segment (s)")
+    fig = axes[0].figure
     fig.tight_layout()
     return fig
 

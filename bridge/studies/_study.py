@@ -161,7 +161,7 @@ def _src_funatlas(p: FunatlasSource, ctx: Context) -> Any:
 
 
 def _grasshopper_conditions() -> list[int]:
-    from brainbridge.loaders._spikes import GRASSHOPPER_CONDITIONS
+    from brainbridge.loaders import GRASSHOPPER_CONDITIONS
 
     return list(GRASSHOPPER_CONDITIONS)
 
