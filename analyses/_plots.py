@@ -272,7 +272,7 @@ def plot_selective_fraction(result: xr.Dataset, *, labels: Any = None, axes: Any
     """The fraction of selective units per family against its null, and d' per family.
 
     Left: one bar per family, the observed fraction of selective units, over the label-shuffle
-    null (grey band: its 2.5-97.5 percentiles; dark line: its mean). Right: the d' of the units
+    null (grey box over each bar: its 2.5-97.5 percentiles; black tick: its mean). Right: the d' of the units
     of each family (box: quartiles, whiskers: 5-95 percentiles, no fliers) with the family's bar
     (red ticks at +/- the median ``threshold`` of its units: one value per family for
     :func:`selectivity`'s family-wise bar).
@@ -324,9 +324,12 @@ def plot_selective_fraction(result: xr.Dataset, *, labels: Any = None, axes: Any
     pos = np.arange(len(names))
     lo, hi = np.percentile(null, [2.5, 97.5], axis=0)
     ax_frac.bar(pos, fraction, color="C0", width=0.7, label="observed")
-    ax_frac.fill_between(pos, lo, hi, step="mid", color="0.45", alpha=0.6, lw=0, zorder=3,
-                         label="label-shuffle null (95%)")
-    ax_frac.plot(pos, null.mean(0), color="0.2", lw=1, drawstyle="steps-mid", zorder=4)
+    # the null per family, drawn over its own bar: a grey 2.5-97.5 % box and a tick at its mean
+    for k, (x0, a, b, m) in enumerate(zip(pos, lo, hi, null.mean(0))):
+        ax_frac.fill_between([x0 - 0.35, x0 + 0.35], a, max(b, a + 1e-3), color="0.35", alpha=0.7, lw=0,
+                             zorder=3, label="label-shuffle null (95%)" if k == 0 else None)
+        ax_frac.plot([x0 - 0.35, x0 + 0.35], [m, m], color="k", lw=1.2, zorder=4,
+                     label="null mean" if k == 0 else None)
     ax_frac.set_xticks(pos, ticks, rotation=90, fontsize=7)
     ax_frac.set_ylabel("fraction of units selective")
     ax_frac.set_ylim(0, max(0.05, float(np.nanmax(fraction)) * 1.15, float(hi.max()) * 1.15))
