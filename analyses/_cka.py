@@ -29,7 +29,15 @@ import torch
 import xarray as xr
 
 from .._align import align
-from .._checks import AssemblyError, _check_dims, _check_option, _validate_type, check_scalar
+from .._checks import (
+    AssemblyError,
+    _check_dims,
+    _check_option,
+    _validate_type,
+    check_finite,
+    check_nonempty,
+    check_scalar,
+)
 from .._config import resolve_device
 from .._linalg import matmul
 
@@ -105,6 +113,7 @@ def _side(v: Any, *, name: str, dim: str, by: str | None) -> _Side:
         v = v.transpose(dim, feat)
         labels, cols = _groups(v, by, str(feat), name, arg)
         ids = np.asarray(v[dim].values) if dim in v.coords else None
+        _check_real(name, v.data)
         return _Side(v.data, labels, cols, ids)
     if by is not None:
         raise TypeError(
@@ -119,7 +128,21 @@ def _side(v: Any, *, name: str, dim: str, by: str | None) -> _Side:
             f"{name!r} must be 2-D, (n_stimuli, n_units) with stimuli along axis 0; got shape "
             f"{tuple(v.shape)}."
         )
+    _check_real(name, v)
     return _Side(v, None, [slice(0, int(v.shape[1]))], None)
+
+
+def _check_real(name: str, v: Any) -> None:
+    """TypeError unless ``v`` (numpy, dask or torch) holds real numbers (not complex, text);
+    ValueError if it is empty."""
+    check_nonempty(name, v)
+    if isinstance(v, torch.Tensor):
+        if v.is_complex():
+            check_finite(name, np.empty(0, dtype=np.complex128))
+        return
+    if np.dtype(v.dtype).kind not in "biuf":
+        check_finite(name, np.empty(0, dtype=v.dtype) if np.dtype(v.dtype).kind != "O"
+                     else np.asarray(v))
 
 
 def _prepare(x: Any, y: Any, dim: str, by_x: str | None, by_y: str | None) -> tuple[
@@ -131,7 +154,7 @@ def _prepare(x: Any, y: Any, dim: str, by_x: str | None, by_y: str | None) -> tu
         if dim in x.coords and dim in y.coords:
             same = x.sizes[dim] == y.sizes[dim] and np.array_equal(x[dim].values, y[dim].values)
             if not same:
-                x, y = align(x, y, dim=dim)
+                x, y = align(x, y, dim=dim, names=("x", "y"))
     sx = _side(x, name="x", dim=dim, by=by_x)
     sy = _side(y, name="y", dim=dim, by=by_y)
     nx, ny = int(sx.data.shape[0]), int(sy.data.shape[0])
@@ -154,7 +177,7 @@ def _compute_dtype(*arrays: Any) -> Any:
     return torch.float64 if any(_dtype_of(a) == "float64" for a in arrays) else torch.float32
 
 
-def _to_tensor(a: Any, device: Any, dtype: Any) -> Any:
+def _to_tensor(a: Any, device: Any, dtype: Any, name: str = "x") -> Any:
     """``a`` as a ``dtype`` tensor on ``device`` (no copy when it already is one)."""
     if isinstance(a, torch.Tensor):
         t = a.detach()
@@ -169,10 +192,9 @@ def _to_tensor(a: Any, device: Any, dtype: Any) -> Any:
             t = torch.from_numpy(arr)
     t = t.to(device=device, dtype=dtype)
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(
-            "CKA needs finite values; the input holds NaN or inf. Drop the units or stimuli "
-            "with missing values first, e.g. x.dropna('unit')."
-        )
+        check_finite(name, t.cpu(), fix=(
+            f"CKA needs finite values. Drop the units or stimuli with missing values first, "
+            f"e.g. {name}.dropna('unit')."))
     return t
 
 
@@ -449,8 +471,8 @@ def _stream(sx: _Side, sy: _Side, groups: list[tuple[str, Any]], pairs: set[tupl
             import dask
 
             parts = list(dask.compute(*parts))
-        tx = _to_tensor(parts[0], device, dtype)
-        ty = _to_tensor(parts[1], device, dtype) if need_y else None
+        tx = _to_tensor(parts[0], device, dtype, "x")
+        ty = _to_tensor(parts[1], device, dtype, "y") if need_y else None
         moments.update([_cols(tx if src == "x" else ty, cols) for src, cols in groups])
         logger.debug("cka: streamed stimuli %d-%d of %d", s, e, edges[-1])
     return moments.terms(len(groups))
@@ -617,7 +639,8 @@ def cka(
     sx, sy = _prepare(x, y, dim, by_x, by_y)
     n = int(sx.data.shape[0])
     if n < 2:
-        raise ValueError(f"CKA needs at least 2 stimuli along {dim!r}; got {n}.")
+        raise ValueError(f"Invalid value for 'x': CKA needs at least 2 stimuli along {dim!r}; "
+                         f"got {n}. Pass two or more stimuli.")
     if debiased and n < 4:
         raise ValueError(
             f"debiased=True needs at least 4 stimuli along {dim!r} (the unbiased HSIC estimator "
@@ -653,8 +676,8 @@ def cka(
         terms = _stream(sx, sy, groups, pairs, edges, debiased, dev, dtype)
         used = "stream"
     else:
-        tx = _to_tensor(sx.data, dev, dtype)
-        ty = tx if shared else _to_tensor(sy.data, dev, dtype)
+        tx = _to_tensor(sx.data, dev, dtype, "x")
+        ty = tx if shared else _to_tensor(sy.data, dev, dtype, "y")
         cx = _centre(tx)
         cy = cx if shared else _centre(ty)
         zs = [_cols(cx if src == "x" else cy, cols) for src, cols in groups]

@@ -17,9 +17,9 @@ import torch
 import xarray as xr
 from scipy.stats import rankdata
 
-from .._checks import AssemblyError, _check_option
+from .._checks import AssemblyError, _check_option, check_finite
 from .._config import resolve_device
-from ._rdm import _ids, _square_dims, from_rsatoolbox_rdms
+from ._rdm import _square_dims, from_rsatoolbox_rdms
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +180,16 @@ COMPARE_ALIASES: dict[str, str] = {"pearson": "corr", "tau-a": "kendall_tau_a",
 # --------------------------------------------------------------------------------------
 
 def _as_square(x: Any, name: str) -> xr.DataArray:
+    """``x`` as a square RDM DataArray ``(*batch, d, d + "_")``, its values checked.
+
+    The values follow :func:`_check_rdm_values`: NaN marks a missing pair, inf raises.
+    """
+    r = _as_square_unchecked(x, name)
+    _check_rdm_values(r, name)
+    return r
+
+
+def _as_square_unchecked(x: Any, name: str) -> xr.DataArray:
     if isinstance(x, xr.DataArray):
         if "pair" in x.dims:
             return _square_from_pairs(x, name)
@@ -226,24 +236,85 @@ def _square_from_pairs(v: xr.DataArray, name: str) -> xr.DataArray:
     return xr.DataArray(square, dims=(*batch, d, d + "_"), coords=coords, attrs=dict(v.attrs))
 
 
-def _align_b(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
-    da0, _ = _square_dims(a, "a")
-    db0, db1 = _square_dims(b, "b")
-    ids_a, ids_b = np.asarray(_ids(a, da0)).astype(str), np.asarray(_ids(b, db0)).astype(str)
+def _rdm_ids(r: xr.DataArray) -> np.ndarray | None:
+    """The stimulus ids of an RDM as strings, or None for a plain array (no ids)."""
+    d0, _ = _square_dims(r)
+    return np.asarray(r[d0].values).astype(str) if d0 in r.coords else None
+
+
+def _align_rdms(a: xr.DataArray, b: xr.DataArray, *, names: tuple[str, str] = ("a", "b")
+               ) -> xr.DataArray:
+    """``b`` with its stimuli in ``a``'s order; raise unless both hold the same stimuli.
+
+    The one alignment rule of every function that takes two sets of RDMs
+    (:func:`compare_rdms`, :func:`bootstrap`, :func:`permutation_test`, :func:`rsa`):
+    RDMs with stimulus ids are matched by id (``b`` is reordered to ``a``'s order); an RDM
+    without ids (a plain array) is matched by position and must have as many stimuli.
+    Differing ids raise a ``ValueError`` naming both arguments: an RDM over a subset of
+    stimuli is not a block of the full one for every method, so nothing is dropped silently.
+    ``a`` and ``b`` are square DataArrays (see ``_as_square``).
+    """
+    na, nb = names
+    ids_a, ids_b = _rdm_ids(a), _rdm_ids(b)
+    if ids_a is None or ids_b is None:
+        if a.shape[-1] != b.shape[-1]:
+            raise ValueError(
+                f"Invalid value for {nb!r}: expected RDMs over the {a.shape[-1]} stimuli of "
+                f"{na!r}; got {b.shape[-1]}. Compute both on the same stimuli, e.g. "
+                "x, y = brainbridge.align(x, y) before rdm().")
+        return b
     if np.array_equal(ids_a, ids_b):
         return b
-    if ids_a.size == ids_b.size and set(ids_a) == set(ids_b):
+    if ids_a.size == ids_b.size and np.unique(ids_b).size == ids_b.size \
+            and set(ids_a) == set(ids_b):
         pos = {s: i for i, s in enumerate(ids_b)}
         order = np.array([pos[s] for s in ids_a])
-        logger.debug("Reordering the stimuli of 'b' to the order of 'a'.")
+        logger.debug("Reordering the stimuli of %r to the order of %r.", nb, na)
+        db0, db1 = _square_dims(b)
         return b.isel({db0: order, db1: order})
-    only_a = [str(s) for s in ids_a if s not in set(ids_b)]
-    only_b = [str(s) for s in ids_b if s not in set(ids_a)]
+    set_a, set_b = set(ids_a), set(ids_b)
+    only_a = [str(s) for s in ids_a if s not in set_b]
+    only_b = [str(s) for s in ids_b if s not in set_a]
     raise ValueError(
-        f"The stimuli of 'a' and 'b' differ: 'a' has {ids_a.size}, 'b' has {ids_b.size}, "
-        f"{ids_a.size - len(only_a)} shared; only in 'a': {only_a[:5]}; only in 'b': "
-        f"{only_b[:5]}. Compute both RDMs on the same stimuli, e.g. "
+        f"The stimuli of {na!r} and {nb!r} differ: {na!r} has {ids_a.size}, {nb!r} has "
+        f"{ids_b.size}, {len(set_a & set_b)} shared; only in {na!r}: {only_a[:5]}; only in "
+        f"{nb!r}: {only_b[:5]}. Compute both RDMs on the same stimuli, e.g. "
         "x, y = brainbridge.align(x, y) before rdm().")
+
+
+def _check_rdm_values(r: xr.DataArray, name: str) -> None:
+    """The NaN / inf policy for RDMs given to comparisons and statistics.
+
+    NaN marks a missing stimulus pair and is allowed; inf, non-real dtypes and an RDM whose
+    pairs are all NaN raise, naming ``name`` and the RDM.
+    """
+    values = check_finite(name, r, allow_nan=True, fix=(
+        "A dissimilarity must be a finite number (NaN marks a missing pair); recompute the "
+        "RDM from finite data."))
+    n = values.shape[-1]
+    if n < 3:
+        raise ValueError(
+            f"Invalid value for {name!r}: expected RDMs over at least 3 stimuli (2 stimulus "
+            f"pairs to compare); got {n}. Add stimuli.")
+    iu, ju = np.triu_indices(n, k=1)
+    empty = np.isnan(values[..., iu, ju]).all(axis=-1).reshape(-1)
+    if empty.any():
+        first = int(np.flatnonzero(empty)[0])
+        batch = [str(d) for d in r.dims[:-2]]
+        where = ""
+        if batch:
+            index = np.unravel_index(first, [r.sizes[d] for d in batch])
+            where = " at " + ", ".join(
+                f"{d}={r[d].values[i].item() if d in r.coords else int(i)!r}"
+                for d, i in zip(batch, index, strict=True))
+        if not batch:
+            raise ValueError(
+                f"Invalid value for {name!r}: the RDM is all NaN (no stimulus pair to "
+                "compare). Recompute it from complete data.")
+        raise ValueError(
+            f"Invalid value for {name!r}: {int(empty.sum())} of {empty.size} RDMs are all NaN "
+            f"(no stimulus pair to compare), the first{where}. Drop them first, e.g. "
+            f"{name}.dropna({batch[0]!r}, how='all').")
 
 
 def _vectors(r: xr.DataArray) -> np.ndarray:
@@ -277,8 +348,11 @@ def compare_rdms(a: Any, b: Any, *, method: str = "spearman", device: Any = "aut
     corr_cov         ``cosine_cov`` after subtracting each vector's mean
     ================ ============================================================
 
-    Each equals ``rsatoolbox.rdm.compare(a, b, method=...)``. A NaN dissimilarity drops
-    that pair from every comparison; NaNs must sit at the same pairs in ``a`` and ``b``.
+    Each equals ``rsatoolbox.rdm.compare(a, b, method=...)``. NaN marks a missing pair:
+    a NaN dissimilarity drops that pair from every comparison, and NaNs must sit at the same
+    pairs in ``a`` and ``b``. An inf, a non-real dtype, an all-NaN RDM or fewer than 2
+    complete pairs raise a ``ValueError`` (``TypeError`` for the dtype) naming the argument.
+    ``b`` is matched to ``a`` by stimulus id; different stimuli raise.
     Products run in torch in float64; tau-a counts discordant pairs with a merge sort on
     the CPU (``O(n log n)`` per pair of RDMs).
 
@@ -312,7 +386,7 @@ def compare_rdms(a: Any, b: Any, *, method: str = "spearman", device: Any = "aut
     method = _check_option("method", method, [*COMPARE_METHODS, *COMPARE_ALIASES])
     method = COMPARE_ALIASES.get(method, method)
     ra, rb = _as_square(a, "a"), _as_square(b, "b")
-    rb = _align_b(ra, rb)
+    rb = _align_rdms(ra, rb)
     va, vb = _vectors(ra), _vectors(rb)
     nan_a, nan_b = np.isnan(va).any(axis=0), np.isnan(vb).any(axis=0)
     if not np.array_equal(nan_a, nan_b):
@@ -327,8 +401,10 @@ def compare_rdms(a: Any, b: Any, *, method: str = "spearman", device: Any = "aut
                 "are NaN. Drop the stimuli with missing values, or use method='corr'.")
         va, vb = va[:, ~nan_a], vb[:, ~nan_a]
     if va.shape[1] < 2:
-        raise ValueError(f"Comparing RDMs needs at least 2 stimulus pairs (3 stimuli); got "
-                         f"{va.shape[1]}.")
+        raise ValueError(
+            f"Invalid value for 'a': comparing RDMs needs at least 2 complete stimulus pairs; "
+            f"got {va.shape[1]} ({int(nan_a.sum())} pairs are NaN). Add stimuli or fill the "
+            "missing pairs.")
     dev = resolve_device(device)
     ta = torch.as_tensor(va, device=dev)
     tb = torch.as_tensor(vb, device=dev)

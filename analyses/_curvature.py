@@ -334,7 +334,7 @@ def _node_curvature(n: int, src: np.ndarray, dst: np.ndarray, kappa: np.ndarray)
 
 
 def _check_params(alpha: float, method: str, reg: float) -> None:
-    if not 0.0 <= alpha <= 1.0:
+    if isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
         raise ValueError(
             f"Invalid value for 'alpha': expected a number in [0, 1] (mass kept on the node); got {alpha!r}."
         )
@@ -424,12 +424,11 @@ def ricci_curvature(
     import os
 
     _check_params(alpha, method, reg)
-    if method == "sinkhorn":
-        max_iter = check_scalar("max_iter", max_iter, int, low=1, what="Sinkhorn iteration cap")
-        if not tol > 0:
-            raise ValueError(f"Invalid value for 'tol': expected a positive number (L1 marginal error); "
-                             f"got {tol!r}.")
-    g = _check_lengths(as_graph(graph, **knn))
+    max_iter = check_scalar("max_iter", max_iter, int, low=1, what="Sinkhorn iteration cap")
+    if not tol > 0:
+        raise ValueError(f"Invalid value for 'tol': expected a positive number (L1 marginal error); "
+                         f"got {tol!r}.")
+    g = _check_lengths(as_graph(graph, name="graph", **knn))
     n_jobs = n_jobs or os.cpu_count() or 1
     parts = _edge_curvature(g, alpha, method, base, exp_power, reg, max_iter, tol, n_jobs, device)
     attrs = {"alpha": alpha, "method": method, "base": base, "exp_power": exp_power}
@@ -512,11 +511,8 @@ def ricci_flow(
     (6.6, 6.6)
     """
     _check_params(alpha, method, kwargs.get("reg", 0.1))
-    if not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(
-            f"Invalid value for 'iterations': expected a non-negative integer; got {iterations!r}."
-        )
-    g = as_graph(graph)
+    iterations = check_scalar("iterations", iterations, int, low=0, what="flow steps")
+    g = as_graph(graph, name="graph")
     if g.directed:
         raise ValueError(
             "Invalid value for 'graph': Ricci flow needs an undirected graph; got a directed one. "
@@ -621,6 +617,10 @@ def ricci_community(flow: xr.Dataset, *, cutoff_step: float = 0.025,
     >>> np.bincount(comm["community"].values).tolist(), round(comm.attrs["modularity_at_cutoff"], 3)
     ([12, 13, 5, 4], 0.602)
     """
+    cutoff_step = check_scalar("cutoff_step", cutoff_step, float, low=0, closed="neither",
+                               what="weight between scanned cutoffs")
+    drop_threshold = check_scalar("drop_threshold", drop_threshold, float, low=0,
+                                  what="relative modularity drop")
     for name in ("source", "target", "weight", "node"):
         if name not in flow.coords:
             raise ValueError(
@@ -737,7 +737,8 @@ def curvature_communities(
 
     _check_params(alpha, method, kwargs.get("reg", 0.1))
     flow_iterations = check_scalar("flow_iterations", flow_iterations, int, low=0)
-    g = as_graph(graph, k=k, metric=metric, symmetrize=symmetrize, similarity=similarity, dim=dim)
+    g = as_graph(graph, name="graph", k=k, metric=metric, symmetrize=symmetrize,
+                 similarity=similarity, dim=dim)
     if flow_iterations and g.directed:
         raise ValueError(
             f"Invalid value for 'graph': Ricci flow (flow_iterations={flow_iterations}) needs an "

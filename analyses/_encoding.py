@@ -41,7 +41,7 @@ import torch
 import xarray as xr
 
 from .._align import align
-from .._checks import AssemblyError, _check_option, check_random_state, check_scalar
+from .._checks import AssemblyError, _check_option, check_finite, check_random_state, check_scalar
 from .._scoring import pearson_r, r2_score
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,11 @@ def spearman_brown(r: Any, n: float = 2.0) -> Any:
     """
     if not (isinstance(n, (int, float, np.integer, np.floating)) and n > 0):
         raise ValueError(f"Invalid value for 'n': expected a positive number; got {n!r}.")
-    r = np.asarray(r, dtype=np.float64) if not np.isscalar(r) else float(r)  # type: ignore[arg-type]
-    return n * r / (1.0 + (n - 1.0) * r)
+    scalar = np.ndim(r) == 0
+    values = check_finite("r", r, allow_nan=True, fix="Pass correlations; NaN marks an "
+                          "undefined one and stays NaN.")
+    rr: Any = float(values) if scalar else values
+    return n * rr / (1.0 + (n - 1.0) * rr)
 
 
 # ----------------------------------------------------------------------------------------
@@ -174,13 +177,11 @@ def _attach(responses: xr.DataArray, source: xr.DataArray, coord: str, dim: str)
     return responses.assign_coords(_cv_group=(dim, np.asarray(vals, dtype=object)))
 
 
-def _finite(values: np.ndarray, name: str) -> np.ndarray:
-    if not np.all(np.isfinite(values)):
-        n = int((~np.isfinite(values)).sum())
-        raise ValueError(
-            f"Invalid value for {name!r}: {n} values are NaN or infinite; encoding models need "
-            f"complete data. Drop incomplete units (da.dropna('unit')) or fill them first.")
-    return values
+def _finite(values: xr.DataArray, name: str) -> np.ndarray:
+    """float64 values; NaN, inf, complex or text raise (brainbridge._checks.check_finite)."""
+    return check_finite(name, values, fix=(
+        "Encoding models need complete data. Drop incomplete units (da.dropna('unit')) or "
+        "fill them first."))
 
 
 def _prepare(features: Mapping[str, Any], responses: Any, dim: str | None,
@@ -194,18 +195,18 @@ def _prepare(features: Mapping[str, Any], responses: Any, dim: str | None,
              for k, v in features.items()}
     resp, group_name = _resolve_groups(resp, list(feats.values()), groups, dim)
     for f in feats.values():  # samples keep the order of 'responses'
-        resp, _ = align(resp, f, dim=dim)
+        resp, _ = align(resp, f, dim=dim, names=("responses", "features"))
     feats = {k: f.sel({dim: resp[dim].values}) for k, f in feats.items()}
     for k, f in feats.items():
         label = "features" if len(feats) == 1 else f"features[{k!r}]"
-        feats[k] = _finite(np.asarray(f.transpose(dim, "unit").values, dtype=np.float64), label)
+        feats[k] = _finite(f.transpose(dim, "unit"), label)
     trials = None
     if "trial" in resp.dims:
-        trials = _finite(np.asarray(resp.transpose(dim, "trial", "unit").values, np.float64),
+        trials = _finite(resp.transpose(dim, "trial", "unit"),
                          "responses")
         y = trials.mean(axis=1)
     else:
-        y = _finite(np.asarray(resp.transpose(dim, "unit").values, np.float64), "responses")
+        y = _finite(resp.transpose(dim, "unit"), "responses")
     g = None
     if group_name is not None:
         g = np.asarray(resp["_cv_group"].values)
@@ -426,8 +427,9 @@ def split_half_ceiling(responses: Any, *, dim: str | None = None, n_splits: int 
     resp = _as_da(responses, "responses", dim, ("trial",))
     if resp.sizes["trial"] < 2:
         raise ValueError(f"Invalid value for 'responses': a split-half ceiling needs at least "
-                         f"2 trials; got {resp.sizes['trial']}.")
-    trials = _finite(np.asarray(resp.transpose(dim, "trial", "unit").values, np.float64),
+                         f"2 trials; got {resp.sizes['trial']}. Stack repeated presentations "
+                         "into the 'trial' dim, or pass ceiling='none'.")
+    trials = _finite(resp.transpose(dim, "trial", "unit"),
                      "responses")
     rng = check_random_state(random_state)
     rho = _split_half(trials, int(n_splits), rng).mean(axis=0)

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import xarray as xr
 from scipy.spatial.distance import cdist
 
-from .._checks import AssemblyError, _check_option, check_scalar
+from .._checks import AssemblyError, _check_option, check_finite, check_scalar
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,14 @@ def knn_graph(
         Any metric of :func:`scipy.spatial.distance.cdist` ('euclidean', 'correlation',
         'cosine', ...); ignored for matrices.
     radius : float, optional
-        Keep pairs closer than ``radius`` (alone, or with ``k``: both conditions).
+        Keep pairs closer than ``radius`` (alone, or with ``k``: both conditions); > 0.
+
+    Notes
+    -----
+    Features (an assembly or an ``(n, n_features)`` array) must be finite real numbers:
+    NaN or inf raise a ``ValueError`` naming the first bad entry, and so does a metric that
+    gives NaN distances (e.g. 'correlation' on a constant pattern). In a square matrix NaN
+    marks a missing pair (no edge); inf raises.
     symmetrize : {'union', 'mutual'}, default='union'
         'union': i-j is an edge when j is among i's neighbours or i among j's; 'mutual':
         only when both hold.
@@ -154,6 +161,14 @@ def knn_graph(
     >>> g.n_edges, g.weights[2, 3]
     (3, np.float64(4.0))
     """
+    return _knn_graph(x, k, metric=metric, radius=radius, symmetrize=symmetrize, dim=dim,
+                      similarity=similarity, name="x")
+
+
+def _knn_graph(x: Any, k: int | None = 10, *, metric: str = "euclidean",
+               radius: float | None = None, symmetrize: str = "union", dim: str = "stimulus",
+               similarity: bool = False, name: str = "x") -> Graph:
+    """:func:`knn_graph`, naming the data ``name`` in errors (``'graph'`` for ricci_*)."""
     _check_option("symmetrize", symmetrize, SYMMETRIZE)
     if k is None and radius is None:
         raise ValueError(
@@ -161,7 +176,10 @@ def knn_graph(
             "and radius=None. Give k (e.g. 10) or radius."
         )
     k = check_scalar("k", k, int, low=1, allow_none=True)
-    d, nodes = _distances(x, metric, dim, similarity, cdist)
+    radius = check_scalar("radius", radius, float, low=0, closed="neither", allow_none=True,
+                          what="the largest edge length",
+                          fix="Pass a positive distance, or radius=None for k neighbours only.")
+    d, nodes = _distances(x, metric, dim, similarity, cdist, name)
     n = d.shape[0]
     if k is not None and k >= n:
         raise ValueError(
@@ -187,34 +205,56 @@ def knn_graph(
     return Graph(w, nodes, False)
 
 
-def _distances(x: Any, metric: str, dim: str, similarity: bool, cdist: Any) -> tuple[np.ndarray, np.ndarray]:
+def _distances(x: Any, metric: str, dim: str, similarity: bool, cdist: Any,
+               name: str = "x") -> tuple[np.ndarray, np.ndarray]:
     if isinstance(x, xr.DataArray):
         if x.ndim == 2 and x.dims[1] == f"{x.dims[0]}_":
             nodes = np.asarray(x[x.dims[0]].values).astype(str) if x.dims[0] in x.coords else None
-            return _square(np.asarray(x.values, dtype=float), similarity, nodes)
+            return _square(check_finite(name, x, allow_nan=True), similarity, nodes, name)
         if dim not in x.dims or "unit" not in x.dims or x.ndim != 2:
             raise AssemblyError(
-                f"'x' must have dims ({dim!r}, 'unit') or be a square matrix with dims (d, d + '_'); "
+                f"{name!r} must have dims ({dim!r}, 'unit') or be a square matrix with dims (d, d + '_'); "
                 f"got dims {tuple(x.dims)}. Average or select the other dims first."
             )
-        values = np.asarray(x.transpose(dim, "unit").values, dtype=float)
+        values = check_finite(name, x.transpose(dim, "unit"), fix=_FEATURES_FIX)
         nodes = (np.asarray(x[dim].values).astype(str) if dim in x.coords
                  else np.array([str(i) for i in range(values.shape[0])]))
-        return cdist(values, values, metric=metric), nodes
-    arr = np.asarray(x, dtype=float)
+        return _cdist(values, metric, cdist, name), nodes
+    arr = check_finite(name, x, allow_nan=similarity, fix=_FEATURES_FIX)
     if arr.ndim != 2:
         raise ValueError(
-            f"Invalid value for 'x': expected a 2-D (n, n_features) array or a square matrix; got "
+            f"Invalid value for {name!r}: expected a 2-D (n, n_features) array or a square matrix; got "
             f"shape {arr.shape}."
         )
     if similarity:
-        return _square(arr, True, None)
-    return cdist(arr, arr, metric=metric), np.array([str(i) for i in range(arr.shape[0])])
+        return _square(arr, True, None, name)
+    return _cdist(arr, metric, cdist, name), np.array([str(i) for i in range(arr.shape[0])])
 
 
-def _square(m: np.ndarray, similarity: bool, nodes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+_FEATURES_FIX = ("Graphs need complete response vectors; drop the units or stimuli with missing "
+                 "values first, e.g. x.dropna('unit').")
+
+
+def _cdist(values: np.ndarray, metric: str, cdist: Any, name: str = "x") -> np.ndarray:
+    """Pairwise distances; NaN from finite data (e.g. a constant pattern) raises."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = cdist(values, values, metric=metric)
+    bad = np.isnan(d).all(axis=1)  # a constant / zero vector: NaN against every node
+    if not bad.any():
+        bad = np.isnan(d).any(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"Invalid value for {name!r}: metric {metric!r} gives NaN distances for {int(bad.sum())} "
+            f"of {bad.size} nodes, the first at row {int(np.argmax(bad))} (a constant or zero "
+            "response vector under 'correlation' or 'cosine'). Drop those stimuli or use "
+            "metric='euclidean'.")
+    return d
+
+
+def _square(m: np.ndarray, similarity: bool, nodes: np.ndarray | None,
+            name: str = "x") -> tuple[np.ndarray, np.ndarray]:
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"Invalid value for 'x': expected a square matrix; got shape {m.shape}.")
+        raise ValueError(f"Invalid value for {name!r}: expected a square matrix; got shape {m.shape}.")
     if similarity:
         m = np.nanmax(m) - m
     m = m.copy()
@@ -293,8 +333,11 @@ def connectome_graph(c: xr.DataArray, *, synapse_type: str | None = None, direct
     return Graph(w, np.asarray(pre), bool(directed))
 
 
-def as_graph(g: Any, **knn: Any) -> Graph:
+def as_graph(g: Any, *, name: str = "g", **knn: Any) -> Graph:
     """Accept a Graph, a NetworkX graph, a connectome assembly or anything :func:`knn_graph` takes.
+
+    ``name`` is the caller's name for ``g`` in error messages (``ricci_curvature`` passes
+    ``"graph"``); ``**knn`` are :func:`knn_graph`'s options.
 
     Examples
     --------
@@ -312,4 +355,4 @@ def as_graph(g: Any, **knn: Any) -> Graph:
         return Graph.from_networkx(g)
     if isinstance(g, xr.DataArray) and {"pre", "post"} <= set(g.dims):
         return connectome_graph(g)
-    return knn_graph(g, **knn)
+    return _knn_graph(g, **knn, name=name)

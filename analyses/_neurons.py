@@ -23,7 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import ortho_group
 
 from .._align import align
-from .._checks import _check_option, check_random_state, check_scalar
+from .._checks import _check_option, check_finite, check_nonempty, check_random_state, check_scalar
 from .._config import resolve_device
 from .._linalg import matmul
 
@@ -53,11 +53,34 @@ def _flatten(da: xr.DataArray, others: list[str], name: str) -> Any:
     return data.reshape(-1, da.sizes["unit"])
 
 
+_FINITE_FIX = ("Correlations need complete data; drop the units or samples with missing values "
+               "first, e.g. a.dropna('unit').")
+
+
+def _check_values(name: str, x: Any, offset: int | None = None) -> None:
+    """The analyses' NaN / inf rule (brainbridge._checks.check_finite) without a float64 copy.
+
+    ``offset``: the first sample of a chunk, named in the message.
+    """
+    data = x.data if isinstance(x, xr.DataArray) else x
+    check_nonempty(name, x)
+    if _is_dask(data):
+        if np.dtype(data.dtype).kind not in "biuf":
+            check_finite(name, np.empty(0, dtype=data.dtype))
+        return  # checked chunk by chunk in _chunks
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
+        fix = _FINITE_FIX if offset is None else f"{_FINITE_FIX} (in the chunk from sample {offset})"
+        check_finite(name, x if offset is None else arr, fix=fix)
+
+
 def _prepare(a: Any, b: Any, dim: str) -> tuple[Any, Any, np.ndarray | None, np.ndarray | None]:
     """Return 2-D (samples, units) arrays (numpy or dask) and unit ids, or pass iterables on."""
     if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
         if dim in a.dims and dim in b.dims and dim in a.coords and dim in b.coords:
             a, b = align(a, b, dim=dim)
+        _check_values("a", a)
+        _check_values("b", b)
         others = [d for d in a.dims if d != "unit"]
         ids_a = np.asarray(a["unit"].values) if "unit" in a.coords else None
         ids_b = np.asarray(b["unit"].values) if "unit" in b.coords else None
@@ -77,6 +100,7 @@ def _prepare(a: Any, b: Any, dim: str) -> tuple[Any, Any, np.ndarray | None, np.
                 f"Invalid value for {name!r}: expected a 2-D (samples, units) array; got shape "
                 f"{tuple(x.shape)}. Reshape to (n_samples, n_units)."
             )
+        _check_values(name, x)
         arrs.append(x)
     return arrs[0], arrs[1], None, None
 
@@ -89,6 +113,8 @@ def _check_pair(xa: Any, yb: Any) -> tuple[np.ndarray, np.ndarray]:
             f"number of samples in a and b; got shapes {tuple(xa.shape)} and "
             f"{tuple(yb.shape)}. Align a and b on their samples first (brainbridge.align)."
         )
+    _check_values("a", xa, 0)
+    _check_values("b", yb, 0)
     return xa, yb
 
 
@@ -114,8 +140,10 @@ def _chunks(a: Any, b: Any, chunk_size: int, perm: np.ndarray | None) -> Iterato
         yb = b[perm[sl]] if perm is not None else b[sl]
         if _is_dask(xa):
             xa = xa.compute()
+            _check_values("a", xa, start)
         if _is_dask(yb):
             yb = yb.compute()
+            _check_values("b", yb, start)
         yield np.asarray(xa), np.asarray(yb)
 
 
@@ -371,7 +399,9 @@ def neuron_correlation(a: Any, b: Any = None, *, dim: str = "stimulus", chunk_si
         Per-unit coords of ``a`` (e.g. ``layer``) are kept on ``unit_a``; those of ``b`` on
         ``unit_b`` (full matrix only; a name on both sides becomes ``layer_a``, ``layer_b``).
         Arrays without ids get ``"0", "1", ...``.
-        A unit with zero variance gets NaN correlations (ranked last by ``top_k``).
+        A unit with zero variance gets NaN correlations (ranked last by ``top_k``). NaN or
+        inf in ``a`` or ``b`` raise a ``ValueError`` naming the first bad entry (drop
+        incomplete units first); complex or text data a ``TypeError``.
 
     Examples
     --------

@@ -28,7 +28,14 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from .._checks import AssemblyError, _check_option, _soft_import, _validate_type
+from .._checks import (
+    AssemblyError,
+    _check_option,
+    _soft_import,
+    _validate_type,
+    check_finite,
+    check_scalar,
+)
 from .._config import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -317,7 +324,8 @@ def noise_precision(residuals: Any, *, method: str = "shrinkage_diag", dof: int 
     dev = resolve_device(device)
     r = torch.as_tensor(values, dtype=torch.float64, device=dev)
     r = r - r.mean(dim=0, keepdim=True)
-    dof = r.shape[0] - 1 if dof is None else dof
+    dof = r.shape[0] - 1 if dof is None else check_scalar(
+        "dof", dof, int, low=1, what="degrees of freedom of the residuals")
     if dof <= 0:
         raise ValueError(f"Invalid value for 'dof': expected a positive number; got {dof}. "
                          "Pass more observations (at least 2).")
@@ -338,11 +346,12 @@ def _residual_matrix(residuals: Any) -> tuple[np.ndarray, np.ndarray]:
                 f"'residuals' must have a 'unit' dim; it has dims {tuple(residuals.dims)}. "
                 "Rename the channel dim to 'unit'.")
         others = [d for d in residuals.dims if d != "unit"]
-        values = np.asarray(residuals.transpose(*others, "unit").values, dtype=np.float64)
+        values = check_finite("residuals", residuals.transpose(*others, "unit"),
+                              fix=_RESIDUALS_FIX)
         units = (np.asarray(residuals["unit"].values).astype(str) if "unit" in residuals.coords
                  else np.arange(residuals.sizes["unit"]).astype(str))
         return values.reshape(-1, residuals.sizes["unit"]), units
-    values = np.asarray(residuals, dtype=np.float64)
+    values = check_finite("residuals", residuals, fix=_RESIDUALS_FIX)
     if values.ndim != 2:
         raise ValueError(f"'residuals' must be 2-D (n_observations, n_units); got shape "
                          f"{values.shape}. Reshape it, or pass a DataArray with a 'unit' dim.")
@@ -352,6 +361,10 @@ def _residual_matrix(residuals: Any) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------------------
+
+_RESIDUALS_FIX = ("A noise estimate needs complete residuals; drop the units or observations "
+                  "with missing values first, e.g. residuals.dropna('unit').")
+
 
 def _is_rsatoolbox_dataset(x: Any) -> bool:
     return any(c.__module__.startswith("rsatoolbox.data") and c.__name__.endswith("Dataset")
@@ -438,6 +451,10 @@ def _check_args(x: xr.DataArray, method: str, spec: _Method, dim: str, cv_dim: s
                 f"'x' is missing dim {name!r}; it has dims {tuple(x.dims)}. "
                 + ("Pass dim=<the condition dim>." if name == dim else
                    "Rename the channel / neuron dim to 'unit'."))
+    if x.sizes["unit"] < 1:
+        raise ValueError(
+            "Invalid value for 'x': an RDM needs at least 1 unit (the patterns compared); "
+            f"got 0 along 'unit' (x has shape {dict(x.sizes)}). Pass responses with units.")
     if x.sizes[dim] < 2:
         raise ValueError(
             f"Invalid value for 'x': an RDM needs at least 2 conditions along {dim!r} (a "
@@ -494,6 +511,10 @@ def _check_args(x: xr.DataArray, method: str, spec: _Method, dim: str, cv_dim: s
                 "Pass noise='shrinkage_diag' (crossnobis) or call rdm once per group.")
 
 
+_NOISE_FIX = ("A precision matrix must be finite; estimate it from complete residuals, e.g. "
+              "noise_precision(residuals.dropna('unit')).")
+
+
 def _precision_tensor(noise: Any, xs: xr.DataArray, batch: list[str], dev: Any) -> Any:
     """The given precision as a tensor broadcastable to ``(*batch, U, U)``."""
     n_units = xs.sizes["unit"]
@@ -513,9 +534,9 @@ def _precision_tensor(noise: Any, xs: xr.DataArray, batch: list[str], dev: Any) 
             noise = noise.sel(unit=ids, unit_=ids)
         missing = [d for d in batch if d not in noise.dims]
         noise = noise.expand_dims({d: 1 for d in missing}).transpose(*batch, "unit", "unit_")
-        values = np.asarray(noise.values, dtype=np.float64)
+        values = check_finite("noise", noise, fix=_NOISE_FIX)
     else:
-        values = np.asarray(noise, dtype=np.float64)
+        values = check_finite("noise", noise, fix=_NOISE_FIX)
         if values.shape != (n_units, n_units):
             raise ValueError(
                 f"Invalid shape for 'noise': expected the precision matrix (n_units, n_units) "
@@ -553,7 +574,10 @@ def rdm(x: Any, *, method: str = "correlation", dim: str = "stimulus", cv_dim: s
     Every method but ``euclidean`` and ``cosine`` (which rsatoolbox lacks) equals
     ``rsatoolbox.rdm.calc_rdm``. Computed in float64 through ``stimulus x stimulus``
     Gram matrices in torch; no ``pairs x units`` array is formed. A stimulus whose
-    pattern is constant (correlation) or zero (cosine) gives NaN distances.
+    pattern is constant (correlation) or zero (cosine) gives NaN distances (a missing
+    pair to :func:`compare_rdms`). ``x`` and ``noise`` must be finite real numbers: NaN
+    or inf raise a ``ValueError`` naming the first bad entry, complex or text a
+    ``TypeError``.
 
     Parameters
     ----------
@@ -621,20 +645,15 @@ def rdm(x: Any, *, method: str = "correlation", dim: str = "stimulus", cv_dim: s
         labels = np.asarray(x[by].values)
         groups = [(g, np.flatnonzero(labels == g)) for g in pd.unique(labels)]
     results = []
-    for label, idx in groups:
+    for _, idx in groups:
         xs = x if idx is None else x.isel(unit=idx)
-        values = np.ascontiguousarray(xs.transpose(*order).values, dtype=np.float64)
+        values = np.ascontiguousarray(check_finite("x", xs.transpose(*order), fix=(
+            "RDMs need complete, finite patterns. Drop the units with missing values first, "
+            "e.g. x.dropna('unit', how='any').")))
         t = torch.as_tensor(values, device=dev)
         if spec.noise:
             _set_noise(ctx, noise, xs, t, batch, dim, cv_dim, dev)
         d = spec.kernel(t, ctx)
-        # NaN in x reaches every Gram entry it touches; look at x only when d has NaN
-        # (a zero or constant pattern also gives NaN, legitimately, for cosine/correlation).
-        if bool(torch.isnan(d).any()) and np.isnan(values).any():
-            raise ValueError(
-                f"'x' holds NaN{'' if label is None else f' in {by}={label!r}'}; RDMs need "
-                "complete patterns. Drop the units with missing values first, e.g. "
-                "x.dropna('unit', how='any').")
         d = 0.5 * (d + d.transpose(-1, -2))
         d.diagonal(dim1=-2, dim2=-1).zero_()
         results.append(d.cpu().numpy())
@@ -729,6 +748,7 @@ def rdm_vector(r: xr.DataArray) -> xr.DataArray:
     array([1., 2., 3.])
     """
     d0, d1 = _square_dims(r)
+    check_finite("r", r, allow_nan=True, fix="NaN marks a missing pair; inf is no distance.")
     n = r.sizes[d0]
     iu, ju = np.triu_indices(n, k=1)
     values = np.asarray(r.values)[..., iu, ju]

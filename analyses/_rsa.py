@@ -7,7 +7,7 @@ from typing import Any
 import xarray as xr
 
 from .._align import align
-from .._checks import _check_dims
+from .._checks import _check_dims, check_scalar
 from ._compare import compare_rdms
 from ._rdm import rdm
 from ._stats import bootstrap
@@ -39,7 +39,7 @@ def rsa(x: Any, y: Any, *, method: str = "correlation", compare: str = "spearman
         A unit coord to split each system's units by (``"layer"``, ``"region"``).
     n_boot : int, default=0
         Bootstrap samples over stimuli; 0 skips the bootstrap. Needs at most one batch dim
-        on each side (the model dim on ``x``, ``subject`` on ``y``).
+        on each side (the model dim on ``x``, ``subject`` on ``y``) and 4 or more stimuli.
     random_state : int, Generator or None
     device : "auto", str or torch.device
     progress : bool or None
@@ -63,9 +63,10 @@ def rsa(x: Any, y: Any, *, method: str = "correlation", compare: str = "spearman
     >>> float(rsa(model, brain, device="cpu")["similarity"]) > 0.5
     True
     """
+    n_boot = check_scalar("n_boot", n_boot, int, low=0, what="bootstrap samples; 0 skips it")
     _check_dims(x, [dim, "unit"], "x")
     _check_dims(y, [dim, "unit"], "y")
-    x, y = align(x, y, dim=dim)
+    x, y = align(x, y, dim=dim, names=("x", "y"))
     rx = rdm(x, method=method, dim=dim, by=by_x, device=device)
     ry = rdm(y, method=method, dim=dim, by=by_y, device=device)
     similarity = compare_rdms(rx, ry, method=compare, device=device)

@@ -16,7 +16,14 @@ import numpy as np
 import xarray as xr
 from scipy import stats as _st
 
-from .._checks import AssemblyError, _check_dims, _check_option, check_random_state, check_scalar
+from .._checks import (
+    AssemblyError,
+    _check_dims,
+    _check_option,
+    check_finite,
+    check_random_state,
+    check_scalar,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +38,19 @@ def _as_array(x: Any, name: str, dims: tuple[str, ...]) -> np.ndarray:
             f"{name!r} has extra dim(s) {', '.join(map(repr, extra))}; expected only "
             f"{dims}. Select or average them first, e.g. x.mean({extra[0]!r})."
         )
-    return np.asarray(x.transpose(*dims).values, dtype=np.float64)
+    return check_finite(name, x.transpose(*dims), allow_nan=True, fix=(
+        "Responses must be finite; NaN marks a missing sample (padding) and is left out."))
+
+
+def _non_negative(r: np.ndarray, method: str) -> None:
+    """The rule of every method defined for non-negative responses only (:data:`_NON_NEGATIVE`)."""
+    low = np.nanmin(r) if np.isfinite(r).any() else 0.0
+    if low < 0:
+        raise ValueError(
+            f"Invalid value for 'x': method {method!r} needs non-negative responses; got a "
+            f"minimum of {low:.6g}. Rectify or shift them first (e.g. x.clip(min=0)), or use "
+            "method='dprime'."
+        )
 
 
 def _unit_coords(x: xr.DataArray) -> dict[Hashable, Any]:
@@ -116,12 +135,7 @@ def _dprime(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray
 
 
 def _csi(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
-    if np.nanmin(r) < 0:
-        raise ValueError(
-            "Invalid value for 'x': method 'csi' needs non-negative responses; got a minimum "
-            f"of {np.nanmin(r):.6g}. Rectify or shift them first (e.g. x.clip(min=0)), or use "
-            "method='dprime'."
-        )
+    _non_negative(r, "csi")
     (m1, _, _), (m0, _, _) = (_moments(a) for a in _split(r, lab, target))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {"score": (m1 - m0) / (m1 + m0)}
@@ -162,10 +176,12 @@ def _sparseness(r: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _lifetime(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
+    _non_negative(r, "lifetime_sparseness")
     return {"score": _sparseness(r, 0)}
 
 
 def _population(r: np.ndarray, lab: np.ndarray, target: Any) -> dict[str, np.ndarray]:
+    _non_negative(r, "population_sparseness")
     return {"score": _sparseness(r, 1)}
 
 
@@ -215,8 +231,14 @@ def selectivity(
           ``p`` and Benjamini-Hochberg ``q`` across units.
         - ``'lifetime_sparseness'``: per unit over the n stimuli,
           :math:`S = (1 - (\sum r/n)^2 / (\sum r^2/n)) / (1 - 1/n)` (Vinje & Gallant 2000;
-          Rolls & Tovee 1995); 0 = equal responses, 1 = one stimulus only.
-        - ``'population_sparseness'``: the same formula across units, per stimulus.
+          Rolls & Tovee 1995); 0 = equal responses, 1 = one stimulus only; in [0, 1] for
+          non-negative responses only (raises otherwise, as ``'csi'``).
+        - ``'population_sparseness'``: the same formula across units, per stimulus (also
+          non-negative responses only).
+
+        ``'dprime'`` and ``'t'`` need at least 2 stimuli with the target label and 2
+        without (a variance per group); fewer raise. ``x`` may hold NaN (a missing sample,
+        left out); inf raises.
     target : label, optional
         The preferred class for ``'dprime'``, ``'csi'`` and ``'t'``. Defaults to True when
         the labels are boolean; required otherwise.
@@ -321,7 +343,18 @@ def _target(lab: np.ndarray, classes: np.ndarray, target: Any, method: str) -> A
             f"Invalid value for 'target': expected one of the labels "
             f"{[c.item() for c in classes][:10]}; got {target!r}."
         )
+    n_hit = int(np.sum(lab == target))
+    if method in _NEEDS_VARIANCE and min(n_hit, lab.size - n_hit) < 2:
+        raise ValueError(
+            f"Invalid value for 'target': method {method!r} needs at least 2 stimuli with the "
+            f"target label and 2 without (a variance per group); got {n_hit} with "
+            f"{target!r} and {lab.size - n_hit} without. Add stimuli, or use method='csi'."
+        )
     return target
+
+
+#: Methods that need a variance in the target and the non-target group.
+_NEEDS_VARIANCE = ("dprime", "t")
 
 
 def _family(x: xr.DataArray, family: str | None) -> np.ndarray:
@@ -736,6 +769,7 @@ def dead_neurons(
     >>> dead_neurons(x).dead.values.tolist()
     [True, False]
     """
+    threshold = check_scalar("threshold", threshold, float, what="activation level")
     r = _samples(x, dim, token_dim)
     valid = ~np.isnan(r)
     n = valid.sum(axis=(0, 1)).astype(np.float64)
@@ -788,6 +822,8 @@ def positional_neurons(
     >>> positional_neurons(x).positional.values.tolist()
     [True, False]
     """
+    cutoff = check_scalar("cutoff", cutoff, float, low=0, high=1,
+                          what="fraction of variance explained by position")
     r = _as_array(x, "x", (dim, token_dim, "unit"))
     valid = ~np.isnan(r)
     z = np.where(valid, r, 0.0)

@@ -21,10 +21,16 @@ import torch
 import xarray as xr
 from scipy.stats import rankdata
 
-from .._checks import AssemblyError, _check_option, check_random_state, check_scalar
+from .._checks import (
+    AssemblyError,
+    _check_option,
+    check_finite,
+    check_random_state,
+    check_scalar,
+)
 from .._config import torch_threads
 from .._scoring import zscore
-from ._compare import COMPARE_ALIASES, COMPARE_METHODS, _as_square
+from ._compare import COMPARE_ALIASES, COMPARE_METHODS, _align_rdms, _as_square
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +90,24 @@ def pool_rdms(vectors: np.ndarray, *, method: str = "spearman") -> np.ndarray:
     array([ 1., nan,  2.])
     """
     method = _method(method)
-    vectors = np.asarray(vectors, dtype=float)
+    vectors = check_finite("vectors", vectors, allow_nan=True, fix=(
+        "A dissimilarity must be a finite number (NaN marks a missing pair)."))
     keep = ~np.isnan(vectors).any(axis=0)
     pooled = np.full(vectors.shape[1], np.nan)
     pooled[keep] = _shift(POOLING[method](vectors[:, keep]).mean(axis=0), method)
     return pooled
 
 
-def _stack(rdms: Any, name: str, dim: str | None) -> tuple[np.ndarray, list[str], xr.DataArray]:
-    """(n_rdm, n, n) float array of ``rdms``, their labels along ``dim``, and the square DataArray."""
+def _stack(rdms: Any, name: str, dim: str | None, *, like: xr.DataArray | None = None,
+           like_name: str = "a") -> tuple[np.ndarray, list[str], xr.DataArray]:
+    """(n_rdm, n, n) float array of ``rdms``, their labels along ``dim``, and the square DataArray.
+
+    With ``like`` (the other side's square RDMs), ``rdms`` is first matched to its stimuli
+    by id (:func:`brainbridge.analyses._compare._align_rdms`; raises if they differ).
+    """
     r = _as_square(rdms, name)
+    if like is not None:
+        r = _align_rdms(like, r, names=(like_name, name))
     batch = [str(d) for d in r.dims[:-2]]
     if not isinstance(rdms, xr.DataArray) and dim is not None:
         dim = batch[0] if batch else None  # arrays (n, k, k): the first axis
@@ -155,8 +169,15 @@ class NoiseCeiling(NamedTuple):
 def _noise_ceiling_vectors(vectors: np.ndarray, method: str) -> NoiseCeiling:
     n = vectors.shape[0]
     if n < 2:
-        raise ValueError(f"A noise ceiling needs at least 2 subject RDMs; got {n}.")
+        raise ValueError(
+            f"Invalid value for 'rdms': a noise ceiling needs at least 2 subject RDMs; got {n}. "
+            "Pass one RDM per subject along the subject dim.")
     keep = ~np.isnan(vectors).any(axis=0)
+    if keep.sum() < 2:
+        raise ValueError(
+            f"Invalid value for 'rdms': a noise ceiling needs at least 2 stimulus pairs that "
+            f"are not NaN in any subject's RDM; got {int(keep.sum())} of {keep.size}. Drop the "
+            "subjects or stimuli with missing pairs.")
     v = vectors[:, keep]
     t = POOLING[method](v)
     total = t.sum(axis=0)
@@ -295,6 +316,10 @@ def _resample(square: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Fewest stimuli a bootstrap over stimuli accepts (see :func:`bootstrap`).
+_MIN_BOOT_STIMULI = 4
+
+
 def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int = 1000,
               over: str = "stimulus", dim: str | None = "subject", ci: float = 0.95,
               noise_ceiling_samples: bool = True, random_state: Any = None,
@@ -333,7 +358,19 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
         ``p_zero`` (model; one-sided bootstrap p that the score is <= 0), ``p_pair``
         (model, model_; two-sided bootstrap p of a score difference), and
         ``noise_lower`` / ``noise_upper`` (full data) with their samples ``boot_noise``
-        (sample, bound). Plot with :func:`plot_model_comparison`.
+        (sample, bound). Plot with :func:`plot_model_comparison`. ``attrs["n_valid"]``
+        counts the samples behind ``se``, the intervals and the p-values: a resample of
+        stimuli with fewer than 3 distinct ones defines no comparison, is NaN in ``boot``
+        and is left out. With one subject the noise ceiling is undefined: ``noise_*`` are
+        NaN and ``attrs["noise_ceiling"]`` says so.
+
+    Raises
+    ------
+    ValueError
+        ``models`` and ``data`` over different stimulus ids (they are matched by id, or
+        by position for plain arrays); an inf or an all-NaN RDM; ``over="stimulus"``
+        with fewer than 4 stimuli; ``over="subject"`` with one subject; fewer than 2 valid
+        samples.
 
     Examples
     --------
@@ -364,12 +401,19 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
         first = str(model_da.dims[0])
         model_labels = [str(v) for v in (model_da[first].values if first in model_da.coords
                                           else range(model_da.sizes[first]))]
-    data_sq, _, _ = _stack(data, "data", dim)
-    if model_sq.shape[-1] != data_sq.shape[-1]:
-        raise ValueError(
-            f"'models' has {model_sq.shape[-1]} stimuli and 'data' {data_sq.shape[-1]}; align "
-            "them first (brainbridge.align on the activations).")
+    data_sq, _, _ = _stack(data, "data", dim, like=model_da, like_name="models")
     n_stim, n_subj = data_sq.shape[-1], data_sq.shape[0]
+    if over == "subject" and n_subj < 2:
+        raise ValueError(
+            f"Invalid value for 'data': a bootstrap over subjects needs at least 2 subject "
+            f"RDMs; got {n_subj}. Pass one RDM per subject along {dim!r}, or use "
+            "over='stimulus'.")
+    if over == "stimulus" and n_stim < _MIN_BOOT_STIMULI:
+        raise ValueError(
+            f"Invalid value for 'data': a bootstrap over stimuli needs at least "
+            f"{_MIN_BOOT_STIMULI} stimuli (a sample needs 3 distinct ones to compare RDMs, "
+            f"and with 3 every valid sample is the original set); got {n_stim}. Add stimuli "
+            "or use over='subject'.")
     nc_ok = noise_ceiling_samples and n_subj >= 2
     boot = np.full((n_boot, model_sq.shape[0]), np.nan)
     boot_nc = np.full((n_boot, 2), np.nan)
@@ -402,6 +446,12 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
             if nc_ok:
                 boot_nc[b] = _ceiling(d, method)
     ok = np.isfinite(boot[:, 0])
+    n_valid = int(ok.sum())
+    if n_valid < 2:
+        raise ValueError(
+            f"Invalid value for 'n_boot': only {n_valid} of {n_boot} bootstrap samples drew 3 "
+            "or more distinct stimuli, too few for a standard error or an interval. Raise "
+            "n_boot or add stimuli.")
     alpha = (1 - ci) / 2
     lo, hi = np.quantile(boot[ok], [alpha, 1 - alpha], axis=0)
     diff = boot[ok][:, :, None] - boot[ok][:, None, :]
@@ -412,7 +462,7 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
         {
             "score": (model_dim, full),
             "boot": (("sample", model_dim), boot),
-            "se": (model_dim, np.nanstd(boot, axis=0, ddof=1)),
+            "se": (model_dim, np.std(boot[ok], axis=0, ddof=1)),
             "ci_low": (model_dim, lo),
             "ci_high": (model_dim, hi),
             "p_zero": (model_dim, (boot[ok] <= 0).mean(axis=0)),
@@ -423,8 +473,10 @@ def bootstrap(models: Any, data: Any, *, method: str = "spearman", n_boot: int =
         },
         coords={model_dim: model_labels, model_dim + "_": model_labels,
                 "bound": ["lower", "upper"]},
-        attrs={"method": method, "over": over, "n_boot": n_boot, "ci": ci,
-               "n_stimuli": n_stim, "n_subjects": n_subj},
+        attrs={"method": method, "over": over, "n_boot": n_boot, "n_valid": n_valid,
+               "ci": ci, "n_stimuli": n_stim, "n_subjects": n_subj,
+               "noise_ceiling": "computed" if n_subj >= 2 else
+               "undefined: one subject (a noise ceiling needs 2 or more); noise_* are NaN"},
     )
     return ds
 
@@ -457,7 +509,9 @@ def permutation_test(a: Any, b: Any, *, method: str = "spearman", n_permutations
     Parameters
     ----------
     a, b : DataArray (stimulus, stimulus_) or array (k, k)
-        One RDM each, over the same stimuli.
+        One RDM each, over the same stimuli: ``b`` is matched to ``a`` by stimulus id
+        (by position for plain arrays) and different stimuli raise. NaN marks a missing
+        pair, left out of each comparison; an inf or an all-NaN RDM raises.
     method : str, default="spearman"
         Comparison method (see :func:`compare_rdms`).
     n_permutations : int, default=1000
@@ -480,12 +534,18 @@ def permutation_test(a: Any, b: Any, *, method: str = "spearman", n_permutations
     method = _method(method)
     rng = check_random_state(random_state)
     n_permutations = check_scalar("n_permutations", n_permutations, int, low=1)
-    sa, _, _ = _stack(a, "a", None)
-    sb, _, _ = _stack(b, "b", None)
+    sa, _, ra = _stack(a, "a", None)
+    sb, _, _ = _stack(b, "b", None, like=ra, like_name="a")
     if sa.shape[0] != 1 or sb.shape[0] != 1:
         raise ValueError(
             f"permutation_test compares one RDM with one RDM; got {sa.shape[0]} and "
             f"{sb.shape[0]}. Select one, e.g. rdms.sel(layer=...).")
+    complete = ~(np.isnan(_upper(sa)) | np.isnan(_upper(sb)))
+    if complete.sum() < 2:
+        raise ValueError(
+            f"Invalid value for 'b': a permutation test needs at least 2 stimulus pairs that "
+            f"are NaN in neither RDM; got {int(complete.sum())}. Fill the missing pairs or "
+            "drop their stimuli.")
     n = sb.shape[-1]
     perms = np.stack([rng.permutation(n) for _ in range(n_permutations)])
     permuted = sb[0][perms[:, :, None], perms[:, None, :]]

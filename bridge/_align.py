@@ -12,7 +12,8 @@ from ._checks import AssemblyError, _check_dims, _duplicates, _listed
 logger = logging.getLogger(__name__)
 
 
-def align(a: xr.DataArray, b: xr.DataArray, *, dim: str = "stimulus") -> tuple[xr.DataArray, xr.DataArray]:
+def align(a: xr.DataArray, b: xr.DataArray, *, dim: str = "stimulus",
+          names: tuple[str, str] = ("a", "b")) -> tuple[xr.DataArray, xr.DataArray]:
     """Select the ids that ``a`` and ``b`` share along ``dim``, in one order (``a``'s).
 
     How many ids each side dropped is logged at INFO level (logger
@@ -25,6 +26,9 @@ def align(a: xr.DataArray, b: xr.DataArray, *, dim: str = "stimulus") -> tuple[x
         Assemblies with ``dim`` and unique ids along it.
     dim : str, default="stimulus"
         The dim to align on (``"stimulus"``, ``"unit"``, ``"time"``, ...).
+    names : (str, str), default=("a", "b")
+        The names of ``a`` and ``b`` in error messages: a function that aligns its own
+        arguments passes theirs (``("x", "y")``).
 
     Returns
     -------
@@ -42,10 +46,11 @@ def align(a: xr.DataArray, b: xr.DataArray, *, dim: str = "stimulus") -> tuple[x
     >>> a2["stimulus"].values.tolist(), b2["stimulus"].values.tolist()
     (['x', 'z'], ['x', 'z'])
     """
-    _check_dims(a, [dim], "a")
-    _check_dims(b, [dim], "b")
+    na, nb = names
+    _check_dims(a, [dim], na)
+    _check_dims(b, [dim], nb)
     ids = {}
-    for label, da in (("a", a), ("b", b)):
+    for label, da in ((na, a), (nb, b)):
         if dim not in da.coords:
             raise AssemblyError(
                 f"{label!r} has no {dim!r} coordinate to align on; give it ids with "
@@ -60,18 +65,18 @@ def align(a: xr.DataArray, b: xr.DataArray, *, dim: str = "stimulus") -> tuple[x
                 "'trial' dim."
             )
         ids[label] = values
-    in_b = np.isin(ids["a"], ids["b"])
-    shared = ids["a"][in_b]
+    in_b = np.isin(ids[na], ids[nb])
+    shared = ids[na][in_b]
     if shared.size == 0:
         raise AssemblyError(
-            f"'a' and 'b' share no {dim!r} ids: 'a' has [{_listed(list(ids['a']))}], 'b' has "
-            f"[{_listed(list(ids['b']))}]. Check that both use the same id scheme."
+            f"{na!r} and {nb!r} share no {dim!r} ids: {na!r} has [{_listed(list(ids[na]))}], "
+            f"{nb!r} has [{_listed(list(ids[nb]))}]. Check that both use the same id scheme."
         )
-    dropped_a = ids["a"].size - shared.size
-    dropped_b = ids["b"].size - shared.size
+    dropped_a = ids[na].size - shared.size
+    dropped_b = ids[nb].size - shared.size
     log = logger.warning if (dropped_a or dropped_b) else logger.info
     log(
-        "align on %r: kept %d shared ids; dropped %d of %d from 'a' and %d of %d from 'b'",
-        dim, shared.size, dropped_a, ids["a"].size, dropped_b, ids["b"].size,
+        "align on %r: kept %d shared ids; dropped %d of %d from %r and %d of %d from %r",
+        dim, shared.size, dropped_a, ids[na].size, na, dropped_b, ids[nb].size, nb,
     )
     return a.sel({dim: shared}), b.sel({dim: shared})

@@ -125,6 +125,15 @@ def assembly(
             f"'dims' has {len(dims)} names {dims} but 'data' has {values.ndim} dimensions "
             f"(shape {tuple(values.shape)}). Give one name per dimension of the data."
         )
+    # default ids for an empty dim would be a float array: say what is really wrong
+    empty = [d for d, n in zip(dims, values.shape)
+             if n == 0 and d in ID_DIMS and d not in (coords or {})]
+    if empty:
+        raise AssemblyError(
+            f"'data' has 0 entries along {empty[0]!r} (shape {tuple(values.shape)}, dims "
+            f"{dims}); an assembly needs at least one {empty[0]}. Check the selection or "
+            "filter that produced the data."
+        )
     all_coords: dict[Hashable, Any] = dict(coords or {})
     for dim, size in zip(dims, values.shape):
         if dim not in all_coords:
@@ -162,6 +171,9 @@ def _check_id_coord(da: xr.DataArray, dim: str, problems: list[str]) -> None:
         )
         return
     values = np.asarray(da[dim].values)
+    if values.size == 0 and not _is_string_array(values):
+        problems.append(f"dim {dim!r} has 0 entries; an assembly needs at least one")
+        return
     if not _is_string_array(values):
         problems.append(
             f"{dim!r} ids must be strings; got dtype {values.dtype}. "

@@ -284,3 +284,111 @@ def check_connectome(connectome: Any, name: str = "connectome", *, chemical: boo
             "and 'post'; they differ. Select them with connectome.sel(post=connectome.pre.values)."
         )
     return connectome
+
+
+def _position(values: Any, index: tuple[int, ...]) -> str:
+    """``stimulus='s3', unit='u1'`` for a DataArray, ``index (3, 1)`` otherwise."""
+    dims = getattr(values, "dims", None)
+    coords = getattr(values, "coords", None)
+    if dims is None or coords is None or len(dims) != len(index):
+        return f"index {index if len(index) != 1 else index[0]}"
+    parts = []
+    for d, i in zip(dims, index, strict=True):
+        label = coords[d].values[i] if d in coords else i
+        parts.append(f"{d}={label.item() if isinstance(label, np.generic) else label!r}")
+    return ", ".join(parts)
+
+
+def check_nonempty(name: str, values: Any) -> None:
+    """Raise a ValueError naming ``name`` if ``values`` has a zero-length axis (or dim).
+
+    Examples
+    --------
+    >>> try:
+    ...     check_nonempty("x", np.zeros((10, 0)))
+    ... except ValueError as err:
+    ...     print(str(err)[:62])
+    Invalid value for 'x': expected at least one entry along every
+    """
+    shape = tuple(int(n) for n in getattr(values, "shape", np.shape(values)))
+    if 0 in shape:
+        dims = getattr(values, "dims", None)
+        got = (f"sizes {dict(zip(dims, shape, strict=True))}"
+               if dims is not None and len(dims) == len(shape) else f"shape {shape}")
+        raise ValueError(
+            f"Invalid value for {name!r}: expected at least one entry along every dim; got "
+            f"{got}. Pass data that is not empty (check an earlier selection or alignment).")
+
+
+def check_finite(name: str, values: Any, *, allow_nan: bool = False,
+                 fix: str | None = None) -> np.ndarray:
+    """Return ``values`` as a float64 array of real numbers, or raise naming ``name``.
+
+    The one rule for data given to distances, similarities and statistics:
+
+    - a dtype that is not a real number raises a ``TypeError``: complex values (the
+      imaginary part would be dropped), strings (never parsed as numbers), objects that
+      are not all real numbers, dates;
+    - ``inf`` always raises a ``ValueError``, and ``NaN`` does too unless ``allow_nan``
+      (for functions that document NaN as a missing value). The message gives the count
+      of bad entries and the position of the first one (dim labels for a DataArray);
+    - an empty array (a zero-length axis) raises a ``ValueError`` (:func:`check_nonempty`).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    values : array-like or DataArray
+    allow_nan : bool, default=False
+        Let NaN through (a documented missing value); inf still raises.
+    fix : str, optional
+        The sentence telling the user what to do, appended to the message.
+
+    Returns
+    -------
+    ndarray, float64
+
+    Examples
+    --------
+    >>> try:
+    ...     check_finite("x", [[1.0, 2.0], [np.inf, np.nan]])
+    ... except ValueError as err:
+    ...     print(str(err)[:94])
+    Invalid value for 'x': expected finite numbers; got 1 NaN and 1 inf of 4 entries, the first at
+    >>> check_finite("x", [1.0, np.nan], allow_nan=True)
+    array([ 1., nan])
+    >>> try:
+    ...     check_finite("x", np.array(["1", "2"]))
+    ... except TypeError as err:
+    ...     print(str(err)[:72])
+    Invalid type for 'x': expected real numbers; got dtype <U1. Convert text
+    """
+    arr = values.values if hasattr(values, "dims") and hasattr(values, "values") else values
+    if hasattr(arr, "detach") and hasattr(arr, "cpu"):
+        arr = arr.detach().cpu().numpy()
+    arr = np.asarray(arr)
+    kind = arr.dtype.kind
+    if kind == "O" and all(isinstance(v, numbers.Real) for v in arr.flat):
+        arr, kind = arr.astype(np.float64), "f"
+    if kind not in "biuf":
+        if kind == "c":
+            hint = "Pass the part you mean explicitly, e.g. np.abs(x) or x.real."
+        elif kind in "USO":
+            hint = "Convert text explicitly first, e.g. x.astype(float)."
+        else:
+            hint = "Pass an array of real numbers."
+        raise TypeError(f"Invalid type for {name!r}: expected real numbers; got dtype "
+                        f"{arr.dtype}. {hint}")
+    check_nonempty(name, values if hasattr(values, "dims") else arr)
+    arr = np.asarray(arr, dtype=np.float64)
+    bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)
+    if bad.any():
+        n_nan = int(np.isnan(arr).sum()) if not allow_nan else 0
+        n_inf = int(np.isinf(arr).sum())
+        got = " and ".join(f"{n} {k}" for n, k in ((n_nan, "NaN"), (n_inf, "inf")) if n)
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), arr.shape))
+        expected = "finite numbers or NaN (a missing value)" if allow_nan else "finite numbers"
+        raise ValueError(
+            f"Invalid value for {name!r}: expected {expected}; got {got} of {arr.size} entries, "
+            f"the first at {_position(values, first)}. {fix or 'Remove or fill them first.'}")
+    return arr

@@ -18,6 +18,28 @@ def _per_dim_coords(da: xr.DataArray, dim: str) -> dict[str, np.ndarray]:
             if c.dims == (dim,) and k != dim}
 
 
+def _check_mapped(da: xr.DataArray, mapped: tuple[str, ...], func: str, layout: str) -> None:
+    """Raise for an empty dim, and naming every dim of ``da`` that ``func`` has no place for in
+    its ``layout``."""
+    empty = [d for d in da.dims if da.sizes[d] == 0]
+    if empty:
+        raise AssemblyError(
+            f"Invalid value for 'da': {func} needs at least one entry along every dim; "
+            f"{', '.join(map(repr, empty))} {'has' if len(empty) == 1 else 'have'} none "
+            f"(sizes {dict(da.sizes)}). Select a non-empty part of the assembly."
+        )
+    extra = [d for d in da.dims if d not in mapped]
+    if extra:
+        first = extra[0]
+        raise AssemblyError(
+            f"Invalid value for 'da': {func} cannot convert dim(s) {', '.join(map(repr, extra))}: "
+            f"it maps only "
+            f"{', '.join(map(repr, mapped[:-1]))} and {mapped[-1]!r} ({layout}). Reduce the "
+            f"other dims first, e.g. da.mean({first!r}) to pool over them or "
+            f"da.isel({first}=-1) to keep one {first}."
+        )
+
+
 def to_brainscore(da: xr.DataArray) -> xr.DataArray:
     """Return ``da`` in Brain-Score's layout: dims ``presentation x neuroid`` (``x time_bin``).
 
@@ -30,6 +52,9 @@ def to_brainscore(da: xr.DataArray) -> xr.DataArray:
     ``time_bin`` with ``time_bin_start`` / ``time_bin_end`` in milliseconds. Wrap the
     result in ``brainio.assemblies.NeuroidAssembly`` where Brain-Score is installed
     (it cannot share our environment: it pins numpy<2).
+
+    Other dims (``token``) have no place in this layout and raise an AssemblyError naming
+    them: pool or select them first (e.g. ``da.mean("token")``).
 
     Parameters
     ----------
@@ -58,6 +83,8 @@ def to_brainscore(da: xr.DataArray) -> xr.DataArray:
             f"to_brainscore needs a 'stimulus' dim (Brain-Score indexes presentations); got dims "
             f"{tuple(da.dims)}. Epoch continuous data into stimuli first."
         )
+    _check_mapped(da, ("stimulus", "trial", "unit", "subject", "time"), "to_brainscore",
+                  "presentation x neuroid x time_bin")
     unit_extra = _per_dim_coords(da, "unit")
     region = unit_extra.pop("region", None)
     if region is None:
@@ -105,8 +132,10 @@ def to_rsatoolbox(da: xr.DataArray) -> Any:
     ``stimulus`` and ``trial``), or time samples when there is no ``stimulus`` dim;
     channels are units, with every per-unit coord as a ``channel_descriptor``. With both
     ``stimulus`` and ``time`` dims the result is a ``TemporalDataset`` whose
-    ``time_descriptors['time']`` holds seconds. Provenance attrs go to ``descriptors``.
-    One Dataset holds one subject: select a subject first.
+    ``time_descriptors['time']`` holds seconds; so does one with ``trial`` and ``time`` dims
+    but no ``stimulus`` (observations are trials). Provenance attrs go to ``descriptors``.
+    One Dataset holds one subject: select a subject first. Other dims (``token``) raise an
+    AssemblyError naming them: pool or select them first (e.g. ``da.mean("token")``).
 
     Examples
     --------
@@ -125,8 +154,10 @@ def to_rsatoolbox(da: xr.DataArray) -> Any:
             "to_rsatoolbox converts one subject at a time (an rsatoolbox Dataset has no subject "
             "axis); use [to_rsatoolbox(da.sel(subject=s)) for s in da['subject'].values]."
         )
-    temporal = "stimulus" in da.dims and "time" in da.dims
+    _check_mapped(da, ("stimulus", "trial", "unit", "time"), "to_rsatoolbox",
+                  "observations x channels x time")
     obs_dims: list[str] = [d for d in ("stimulus", "trial") if d in da.dims] or ["time"]
+    temporal = obs_dims != ["time"] and "time" in da.dims
     order = obs_dims + ["unit"] + (["time"] if temporal else [])
     x = da.transpose(*order)
     n_obs = int(np.prod([da.sizes[d] for d in obs_dims]))

@@ -22,8 +22,8 @@ import pandas as pd
 import xarray as xr
 
 from .._assembly import assembly
-from .._checks import _check_option, _soft_import, check_scalar
-from ._common import check_file, provenance
+from .._checks import _check_option, _listed, _soft_import, check_scalar
+from ._common import check_file, provenance, reading, reject_inf
 
 logger = logging.getLogger(__name__)
 
@@ -72,27 +72,39 @@ BASELINES: dict[str, Callable[[np.ndarray, int, float], np.ndarray]] = {
 }
 
 
-def _dff_block(x: np.ndarray, baseline: str, half: int, percentile: float) -> np.ndarray:
+def _dff_block(x: np.ndarray, baseline: str, half: int, percentile: float,
+               unit_ids: Any = None, block_info: Any = None) -> np.ndarray:
     f0 = BASELINES[baseline](x, half, percentile)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(f0 > 0, (x - f0) / f0, np.nan)
+    bad = np.any(f0 <= 0, axis=0)  # NaN F0 (no sample in the window) compares False
+    if bad.any():
+        offset = 0 if block_info is None else int(block_info[0]["array-location"][1][0])
+        columns = np.flatnonzero(bad) + offset
+        names = [str(unit_ids[c]) if unit_ids is not None else str(c) for c in columns]
+        shown = _listed(names)
+        raise ValueError(
+            f"Invalid value for 'dff': the baseline F0 is <= 0 for {len(names)} unit(s) "
+            f"({shown}), so dF/F = (F - F0) / F0 is undefined there (F0 = {baseline} "
+            "baseline). Such traces are "
+            "usually background- or neuropil-subtracted: add a constant offset so that "
+            "F > 0 (or load with neuropil=0 for suite2p), drop those units, or pass "
+            "dff=False."
+        )
+    out = (x - f0) / f0
     return out.astype(x.dtype, copy=False)
 
 
 def _dff(data: Any, sampling_rate: float, baseline: str, window: float,
-         percentile: float) -> Any:
+         percentile: float, unit_ids: Any = None) -> Any:
     half = int(round(window * sampling_rate / 2.0))
     if data.dtype.kind != "f":
         data = data.astype(np.float64)
     if hasattr(data, "map_overlap"):  # dask: overlap chunks in time by the half window
-        return data.map_overlap(_dff_block, depth={0: half, 1: 0}, boundary="none",
+        # a window longer than the recording covers all of it: n - 1 frames of overlap do
+        depth = max(min(half, data.shape[0] - 1), 0)
+        return data.map_overlap(_dff_block, depth={0: depth, 1: 0}, boundary="none",
                                 dtype=data.dtype, baseline=baseline, half=half,
-                                percentile=percentile)
-    out = _dff_block(data, baseline, half, percentile)
-    n_bad = int(np.isnan(out).sum() - np.isnan(data).sum())
-    if n_bad:
-        logger.warning("dF/F: %d samples have a baseline F0 <= 0 and were set to NaN", n_bad)
-    return out
+                                percentile=percentile, unit_ids=unit_ids)
+    return _dff_block(data, baseline, half, percentile, unit_ids)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -107,8 +119,27 @@ def _dask_chunks(chunks: Any) -> Any:
                 f"Invalid value for 'chunks': dict keys must be dims 'time' or 'unit'; got "
                 f"{', '.join(map(repr, unknown))}."
             )
+        for dim, size in chunks.items():
+            _check_chunk(f"chunks[{dim!r}]", size)
         return tuple(chunks.get(d, -1) for d in _DIMS)
+    if chunks is not None:
+        _check_chunk("chunks", chunks)
     return chunks
+
+
+def _check_chunk(name: str, size: Any) -> None:
+    """A chunk size is a positive integer, -1 (the whole dim) or "auto"."""
+    if isinstance(size, str) and size == "auto":
+        return
+    if isinstance(size, tuple):  # dask's explicit block sizes, e.g. ((100, 200), (4,))
+        for i, part in enumerate(size):
+            _check_chunk(f"{name}[{i}]", part)
+        return
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size == -1:
+        return
+    check_scalar(name, size, int, low=1, what="frames or ROIs per chunk",
+                 fix='Give a positive number of frames or ROIs per chunk, -1 for the whole '
+                     'dim, or "auto".')
 
 
 class _LazyH5:
@@ -156,6 +187,12 @@ def _parse_array(source: Any, frame_rate: float | None, chunks: Any) -> _Traces:
             f"suite2p folder or an NWB file; got an array of shape {values.shape} and dtype "
             f"{values.dtype}."
         )
+    if 0 in values.shape:
+        raise ValueError(
+            f"Invalid value for 'source': the array of shape {values.shape} holds no "
+            f"{'frame' if values.shape[0] == 0 else 'ROI'}; expected (n_frames, n_rois) with "
+            "at least one of each."
+        )
     src = _array_source(values)
     if chunks is not None:
         import dask.array as da
@@ -195,9 +232,12 @@ def _read_plane(plane: Path, neuropil: float, frame_rate: float | None,
         )
     lazy = chunks is not None
     mode: Literal["r"] | None = "r" if lazy else None
-    f = np.load(plane / "F.npy", mmap_mode=mode)
-    fneu = np.load(plane / "Fneu.npy", mmap_mode=mode)
-    iscell = np.load(plane / "iscell.npy")
+    with reading(plane / "F.npy", "a NumPy .npy array"):
+        f = np.load(plane / "F.npy", mmap_mode=mode)
+    with reading(plane / "Fneu.npy", "a NumPy .npy array"):
+        fneu = np.load(plane / "Fneu.npy", mmap_mode=mode)
+    with reading(plane / "iscell.npy", "a NumPy .npy array"):
+        iscell = np.load(plane / "iscell.npy")
     if f.ndim != 2 or fneu.shape != f.shape or iscell.shape[0] != f.shape[0]:
         raise ValueError(
             f"Invalid value for 'source': in {str(plane)!r}, F.npy {f.shape}, Fneu.npy "
@@ -207,8 +247,9 @@ def _read_plane(plane: Path, neuropil: float, frame_rate: float | None,
     if frame_rate is None:
         # ops.npy is a pickled dict written by np.save: a trusted local file, so it is
         # unpickled (allow_pickle=True). Never point this loader at folders you do not trust.
-        ops = np.load(plane / "ops.npy", allow_pickle=True).item()
-        if "fs" not in ops:
+        with reading(plane / "ops.npy", "a NumPy .npy file holding suite2p's ops dict"):
+            ops = np.load(plane / "ops.npy", allow_pickle=True).item()
+        if not isinstance(ops, dict) or "fs" not in ops:
             raise ValueError(
                 f"Invalid value for 'source': {str(plane / 'ops.npy')!r} has no 'fs' entry; "
                 "give frame_rate (Hz)."
@@ -331,7 +372,7 @@ def _parse_nwb(path: Path, series: str | None, chunks: Any) -> _Traces:
     pynwb = _soft_import("pynwb", "reading NWB files", "nwb")
     from pynwb.ophys import DfOverF
 
-    with pynwb.NWBHDF5IO(str(path), "r") as io:
+    with reading(path, "NWB (HDF5)"), pynwb.NWBHDF5IO(str(path), "r") as io:
         nwbfile = io.read()
         rrs = _pick_series(nwbfile, series, path)
         label = _series_label(rrs)
@@ -428,8 +469,8 @@ def load_calcium(
         ``None`` means 0.7, suite2p's own default; 0 disables the correction.
     dff : bool, default=False
         Return dF/F = (F - F0) / F0 (``units="dF/F"``) instead of F. F0 is the baseline
-        below; samples where F0 <= 0 become NaN (with a logged warning when computed
-        eagerly). Not accepted for a series that is already dF/F.
+        below. A unit whose F0 is <= 0 anywhere raises a ValueError naming it (when
+        computed, for a lazy source): dF/F is undefined there. Not accepted for a series that is already dF/F.
     baseline : {"percentile"}, default="percentile"
         How F0 is computed. ``"percentile"``: for each frame ``t`` and ROI, the
         ``percentile``-th percentile (``numpy.percentile(..., method="lower")``, i.e. the
@@ -469,6 +510,7 @@ def load_calcium(
     (('time', 'unit'), 'dF/F', 30.0)
     """
     _check_option("baseline", baseline, BASELINES)
+    _dask_chunks(chunks)  # checked before any file is opened
     window = check_scalar("baseline_window", baseline_window, float, low=0, closed="neither",
                           what="seconds")
     check_scalar("percentile", percentile, float, low=0, high=100)
@@ -520,13 +562,15 @@ def _not_for(*, kind: str, why: str, **given: Any) -> None:
 def _to_assembly(traces: _Traces, dff: bool, baseline: str, window: float,
                  percentile: float) -> xr.DataArray:
     data, units = traces.data, traces.units
+    reject_inf(data, traces.unit_ids, traces.source, axis=1)
     if dff:
         if traces.is_dff or units == "dF/F":
             raise ValueError(
                 "Invalid value for 'dff': the series already holds dF/F (units "
                 f"{units!r}); pass dff=False."
             )
-        data = _dff(data, traces.sampling_rate, baseline, window, percentile)
+        data = _dff(data, traces.sampling_rate, baseline, window, percentile,
+                    list(traces.unit_ids))
         units = "dF/F"
     coords = {"time": traces.time, "unit": np.asarray(traces.unit_ids, dtype=str),
               **traces.coords}

@@ -21,7 +21,7 @@ import xarray as xr
 from .._assembly import assembly
 from .._checks import _check_option, _validate_type
 from ._celegans_common import _NEURON_SET, NEURONS
-from ._common import check_file, provenance
+from ._common import check_file, provenance, reading
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,8 @@ def _read_parquet(path: Path, fields: dict[str, str],
     """The labelled rows (of ``datasets`` only, when given) and every dataset name held."""
     import pyarrow.parquet as pq
 
-    available = pq.read_schema(path).names
+    with reading(path, "Parquet"):
+        available = pq.read_schema(path).names
     needed = [k for k in fields if k != "is_labeled_neuron"]
     missing = [k for k in needed if fields[k] not in available]
     if missing:
@@ -227,11 +228,13 @@ def _read_parquet(path: Path, fields: dict[str, str],
     use = [k for k in fields if fields[k] in available]
     filters = None
     found: set[str] = set()
-    if datasets is not None:
-        column = fields["source_dataset"]
-        found = {str(d) for d in pq.read_table(path, columns=[column]).column(0).to_pylist()}
-        filters = [(column, "in", list(datasets))]
-    table = pq.read_table(path, columns=[fields[k] for k in use], filters=filters)
+    with reading(path, "Parquet"):
+        if datasets is not None:
+            column = fields["source_dataset"]
+            found = {str(d) for d in
+                     pq.read_table(path, columns=[column]).column(0).to_pylist()}
+            filters = [(column, "in", list(datasets))]
+        table = pq.read_table(path, columns=[fields[k] for k in use], filters=filters)
     cols = {k: table.column(fields[k]).to_pylist() for k in use
             if k not in ("time_in_seconds", "calcium_data")}
     arrays = {k: table.column(fields[k]).to_numpy(zero_copy_only=False)
@@ -258,7 +261,7 @@ def _as_array(value: Any) -> np.ndarray:
 
 def _read_pickle(path: Path, fields: dict[str, str],
                  columns: Mapping[str, str]) -> list[_Series]:
-    with open(path, "rb") as f:
+    with reading(path, "a pickle"), open(path, "rb") as f:
         data = pickle.load(f)  # noqa: S301 - documented: trusted files only
     layout = ("a dict of worm id -> dict with 'calcium_data', 'time_in_seconds' and a "
               "neuron -> slot mapping")

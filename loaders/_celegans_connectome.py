@@ -19,7 +19,7 @@ import xarray as xr
 from .._assembly import SCHEMA_VERSION
 from .._checks import _check_option, _validate_type
 from ._celegans_common import NEURONS, _version
-from ._common import check_file, package_data, provenance
+from ._common import check_file, package_data, provenance, reading
 
 __all__ = ["load_celegans_connectome", "CONNECTOMES", "Connectome"]
 
@@ -169,7 +169,7 @@ class _Annotation(NamedTuple):
 
 
 def _read_cect_json(path: Path, what: str) -> tuple[list[str], dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
+    with reading(path, "JSON"), open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or "nodes" not in data or "connections" not in data:
         got = sorted(data) if isinstance(data, dict) else type(data).__name__

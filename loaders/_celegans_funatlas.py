@@ -15,7 +15,7 @@ import xarray as xr
 from .._assembly import assembly
 from .._checks import _check_option, _validate_type
 from ._celegans_common import NEURONS, _version
-from ._common import check_file, package_data, provenance
+from ._common import check_file, package_data, provenance, reading
 
 __all__ = ["load_celegans_funatlas"]
 
@@ -106,7 +106,7 @@ def _read_funatlas(path: Path, strain: str, label: str, neurons: str,
                    trials: bool) -> xr.Dataset:
     import h5py
 
-    with h5py.File(path, "r") as f:
+    with reading(path, "HDF5 (the funatlas.h5 layout)"), h5py.File(path, "r") as f:
         ids = [n.decode("utf-8") for n in f["neuron_ids"][:]]
         group = f[strain]
         # transpose: h5 [response, stimulated] -> ours [stimulated, response]

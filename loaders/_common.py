@@ -5,8 +5,15 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._checks import _listed
 
 _CHUNK = 1 << 20
 
@@ -139,3 +146,103 @@ def package_data(package: str, *parts: str, install: str) -> Path:
             f"{install}"
         )
     return path
+
+
+#: Exceptions that say nothing about the file and pass through :func:`reading` unchanged.
+_PASS_THROUGH = (ImportError, MemoryError, RecursionError)
+
+
+@contextmanager
+def reading(path: str | os.PathLike[str], fmt: str, *, fix: str | None = None,
+            warnings_as_errors: Sequence[str] = (), keep_own: bool = True) -> Iterator[None]:
+    """Turn a parser's failure on a bad file into one ValueError naming the file and format.
+
+    Every loader reads files inside this block, so a truncated, corrupt or renamed file
+    gives the same message whatever the parser (expat, h5py, pyarrow, pickle, json,
+    nibabel, mne): the path, the format, the parser's own words, and the fix. The
+    original exception is chained (``raise ... from err``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file being read, as the user named it.
+    fmt : str
+        The format it should hold, for the message (``"GIFTI"``, ``"NWB (HDF5)"``).
+    fix : str, optional
+        The last sentence of the message; default: re-export or re-download the file, or
+        give it the ending of its real format.
+    warnings_as_errors : sequence of str
+        Regular expressions of parser warnings that mean a damaged file (mne warns on a
+        truncated FIF or EDF, then returns part of it); they raise instead.
+    keep_own : bool, default=True
+        Let a ValueError, FileNotFoundError or PermissionError whose message already names
+        ``path`` (a loader's own, more specific message) through unchanged.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from brainbridge.loaders._common import reading
+    >>> path = Path(tempfile.mkdtemp()) / "graph.json"
+    >>> _ = path.write_text('{"nodes": [1, 2')
+    >>> with reading(path, "JSON"):
+    ...     json.loads(path.read_text())
+    Traceback (most recent call last):
+        ...
+    ValueError: Cannot read '.../graph.json' as JSON (JSONDecodeError: Expecting ',' delimiter:
+    ...). The file may be truncated or corrupt, or its content may not be JSON despite its
+    ending. Re-export or re-download it, or give it the ending of its real format.
+    """
+    where = str(path)
+    with warnings.catch_warnings():
+        for message in warnings_as_errors:
+            warnings.filterwarnings("error", message=message, category=RuntimeWarning)
+        try:
+            yield
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            if (keep_own and isinstance(err, (ValueError, FileNotFoundError, PermissionError))
+                    and where in str(err)):
+                raise
+            detail = str(err).strip() or "no message"
+            raise ValueError(
+                f"Cannot read {where!r} as {fmt} ({type(err).__name__}: {detail}). The file "
+                f"may be truncated or corrupt, or its content may not be {fmt} despite its "
+                "ending. "
+                + (fix or "Re-export or re-download it, or give it the ending of its real "
+                          "format.")
+            ) from err
+
+
+def reject_inf(values: Any, unit_ids: Any, where: str, *, axis: int = -1) -> None:
+    """Raise when a recording holds +-inf: never a measurement (NaN, a missing sample, is kept).
+
+    ``axis`` is the unit axis of ``values``; ``where`` names the source for the message. A
+    lazy (dask) array is not checked here: it would have to be read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainbridge.loaders._common import reject_inf
+    >>> reject_inf(np.array([[1.0, np.nan], [2.0, 3.0]]), ["a", "b"], "the array")
+    >>> reject_inf(np.array([[1.0, np.inf], [2.0, 3.0]]), ["a", "b"], "the array")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for 'source': the array holds 1 infinite value(s), in unit(s) 'b'; a
+    recording cannot measure infinity. Replace them with NaN (a missing sample) if they mark
+    gaps, or check how the data were written.
+    """
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "fc":
+        return
+    inf = np.isinf(values)
+    if not inf.any():
+        return
+    per_unit = np.moveaxis(inf, axis, -1).reshape(-1, values.shape[axis]).any(axis=0)
+    names = [str(u) for u in np.asarray(unit_ids)[per_unit]]
+    shown = _listed(names)
+    raise ValueError(
+        f"Invalid value for 'source': {where} holds {int(inf.sum())} infinite value(s), in "
+        f"unit(s) {shown}; a recording cannot measure infinity. Replace them with NaN (a "
+        "missing sample) if they mark gaps, or check how the data were written."
+    )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import xarray as xr
 
 from .._assembly import assembly
 from .._checks import _soft_import, _validate_type, check_scalar
-from ._common import check_file, provenance
+from ._common import check_file, provenance, reading, reject_inf
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,12 @@ _EPOCHS_FIF = ("epo.fif", "epo.fif.gz")
 _TRUNCATION_WARNINGS = (
     r"Invalid tag with only",  # FIF
     r"Number of records from the header does not match the file size",  # EDF / BDF
+    # annotations past the end of the data: the data were cut short (any format)
+    r"Omitted \d+ annotation\(s\) that were outside data range",
 )
+
+#: BrainVision ``BinaryFormat`` -> bytes per value.
+_BRAINVISION_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
 
 #: Channel types that make a recording MEG rather than EEG.
 _MEG_TYPES = frozenset({"mag", "grad", "ref_meg"})
@@ -101,7 +105,9 @@ def load_eeg(
     ``("stimulus", "trial", "time", "unit")``: ``stimulus`` is the event label, ``trial``
     the repetition of that label (0, 1, ... in the order of the events), and ``time`` the
     seconds relative to the event. Labels with fewer repetitions than the most frequent one
-    are padded with NaN, as are events whose window falls outside the recording.
+    are padded with NaN, as are events whose window leaves the recording. An event whose
+    sample lies outside the recording, or a window that leaves it around every event, raises.
+    NaN samples stay NaN; +-inf raises (a recording cannot measure infinity).
 
     Values are in SI units, as mne returns them: volts for EEG, EOG, ECG and EMG, tesla for
     magnetometers, T/m for gradiometers. No filtering, re-referencing, baseline correction,
@@ -311,6 +317,12 @@ def _raw_from_array(mne: Any, source: Any, sfreq: Any, ch_names: Any, ch_types: 
             f"n_times); got {data.dtype} array of shape {data.shape}. For epoched data, "
             "build mne.EpochsArray and pass it instead."
         )
+    if 0 in data.shape:
+        raise ValueError(
+            f"Invalid value for 'source': the array of shape {data.shape} holds no "
+            f"{'channel' if data.shape[0] == 0 else 'sample'}; expected (n_channels, n_times) "
+            "with at least one of each."
+        )
     n_channels = data.shape[0]
     if sfreq is None:
         raise ValueError(
@@ -378,24 +390,14 @@ def _format_of(path: Path) -> tuple[str, str]:
     return FORMATS[suffix]
 
 
-@contextmanager
-def _reading(path: Path, fmt: str) -> Iterator[None]:
+def _reading(path: Path, fmt: str) -> AbstractContextManager[None]:
     """Turn mne's failures on a bad file into one ValueError naming the file and the fix."""
-    with warnings.catch_warnings():
-        for message in _TRUNCATION_WARNINGS:
-            warnings.filterwarnings("error", message=message, category=RuntimeWarning)
-        try:
-            yield
-        except ImportError:
-            raise
-        except Exception as err:
-            raise ValueError(
-                f"Cannot read {str(path)!r} as {fmt} ({type(err).__name__}: {err}). The file "
-                f"may be truncated, or its content may not be {fmt} despite its ending. "
-                "Re-export or re-download it, or give it the ending of its real format "
-                f"({', '.join(FORMATS)}). To accept a partial recording, read it with mne "
-                "yourself and pass the mne object."
-            ) from err
+    return reading(
+        path, fmt, keep_own=False,
+        warnings_as_errors=_TRUNCATION_WARNINGS,
+        fix=(f"Re-export or re-download it, or give it the ending of its real format "
+             f"({', '.join(FORMATS)}). To accept a partial recording, read it with mne "
+             "yourself and pass the mne object."))
 
 
 def _guard(path: Path | None) -> AbstractContextManager[None]:
@@ -403,12 +405,69 @@ def _guard(path: Path | None) -> AbstractContextManager[None]:
     return nullcontext() if path is None else _reading(path, _format_of(path)[0])
 
 
+#: The first 8 bytes (version field) of an EDF and a BDF file.
+_EDF_MAGIC = {"EDF": b"0       ", "BDF": b"\xffBIOSEMI"}
+
+
 def _read_file(mne: Any, path: Path, *, preload: bool) -> Any:
     fmt, reader = _format_of(path)
+    if fmt in _EDF_MAGIC:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if head != _EDF_MAGIC[fmt]:
+            raise ValueError(
+                f"Cannot read {str(path)!r} as {fmt}: it starts with {head!r}, not the {fmt} "
+                f"version field {_EDF_MAGIC[fmt]!r}. The file is corrupt, or its content is "
+                f"not {fmt} despite its ending. Re-export or re-download it, or give it the "
+                f"ending of its real format ({', '.join(FORMATS)})."
+            )
     with _reading(path, fmt):
         if path.name.lower().endswith(_EPOCHS_FIF):
             return mne.read_epochs(path, preload=preload, proj=False, verbose=False)
-        return getattr(mne.io, reader)(path, preload=preload, verbose=False)
+        raw = getattr(mne.io, reader)(path, preload=preload, verbose=False)
+    if fmt == "BrainVision":
+        _check_brainvision_size(path, int(raw.info["nchan"]), int(raw.n_times))
+    return raw
+
+
+def _vhdr_entries(path: Path) -> dict[str, str]:
+    """``key=value`` lines of a BrainVision header, keys in lower case (sections ignored)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    entries: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith(";"):
+            entries.setdefault(key.strip().lower(), value.strip())
+    return entries
+
+
+def _check_brainvision_size(path: Path, n_channels: int, n_times: int) -> None:
+    """Raise when the binary file does not hold the whole recording the header describes.
+
+    The data file must be ``n_channels x n_samples x bytes per value`` long: a size that is
+    not a whole number of samples, or fewer samples than the header's optional
+    ``DataPoints``, means the file was cut short (mne would read the part that is left).
+    """
+    entries = _vhdr_entries(path)
+    width = _BRAINVISION_BYTES.get(entries.get("binaryformat", "").upper())
+    data_file = path.parent / entries.get("datafile", "")
+    if width is None or not data_file.is_file():
+        return  # mne has already read it; nothing to compare against
+    size = data_file.stat().st_size
+    frame = n_channels * width
+    points = entries.get("datapoints", "")
+    expected = int(points) if points.isdigit() else None
+    if size % frame or (expected is not None and size != expected * frame):
+        want = (f"{n_channels} channels x {expected} samples x {width} bytes = "
+                f"{expected * frame} bytes" if expected is not None else
+                f"a whole number of samples of {n_channels} channels x {width} bytes "
+                f"({frame} bytes each)")
+        raise ValueError(
+            f"Invalid value for 'source': the BrainVision data file {str(data_file)!r} holds "
+            f"{size} bytes, but the header {str(path)!r} describes {want}. The file is "
+            "truncated or corrupt; re-export or re-download it. To accept a partial "
+            "recording, read it with mne yourself and pass the mne object."
+        )
 
 
 def _object_provenance(inst: Any) -> str:
@@ -456,6 +515,7 @@ def _continuous_assembly(raw: Any, idx: np.ndarray, origin: str,
     with _guard(path):
         data = raw.get_data(picks=idx, verbose=False)
     coords, units, modality = _unit_coords(raw.info, idx)
+    reject_inf(data, coords["unit"], repr(str(path)) if path else origin, axis=0)
     coords["time"] = (np.arange(data.shape[1]) + raw.first_samp) / sfreq
     logger.info("loaded %d channels x %d samples at %g Hz from %s",
                 data.shape[0], data.shape[1], sfreq, origin)
@@ -499,6 +559,7 @@ def _epoch_raw(mne: Any, raw: Any, idx: np.ndarray, window: dict[str, Any], orig
     ignored = int(np.sum(~np.isin(events[:, 2], list(event_id.values()))))
     if ignored:
         logger.info("%d events have ids outside event_id and are left out", ignored)
+    _check_event_samples(raw, events, event_id, window)
     epochs = mne.Epochs(raw, events, event_id=event_id, tmin=window["tmin"],
                         tmax=window["tmax"], baseline=None, picks=idx, preload=False,
                         reject=None, flat=None, proj=False, reject_by_annotation=False,
@@ -510,6 +571,35 @@ def _epoch_raw(mne: Any, raw: Any, idx: np.ndarray, window: dict[str, Any], orig
     # mne.Epochs(picks=idx) keeps only the picked channels, in that order
     return _stack(data, events, epochs.selection, event_id, epochs,
                   np.arange(len(epochs.ch_names)), origin)
+
+
+def _check_event_samples(raw: Any, events: np.ndarray, event_id: Mapping[str, int],
+                         window: dict[str, Any]) -> None:
+    """Raise when an event lies outside the recording, or when no epoch window fits in it."""
+    first, last = int(raw.first_samp), int(raw.last_samp)
+    sfreq = float(raw.info["sfreq"])
+    label = {v: k for k, v in event_id.items()}
+    rows = np.flatnonzero(np.isin(events[:, 2], list(event_id.values())))
+    samples = events[rows, 0]
+    outside = rows[(samples < first) | (samples > last)]
+    if outside.size:
+        row = int(outside[0])
+        raise ValueError(
+            f"Invalid value for 'events': event {row} ({label[int(events[row, 2])]!r}) is at "
+            f"sample {int(events[row, 0])}, outside the recording, whose samples run from "
+            f"{first} to {last} ({first / sfreq:g} to {last / sfreq:g} s); {outside.size} of "
+            f"{rows.size} events lie outside it. Event samples count from the start of the "
+            "acquisition (including raw.first_samp); check them, or drop those events."
+        )
+    start = samples + int(round(window["tmin"] * sfreq))
+    stop = samples + int(round(window["tmax"] * sfreq))
+    if not np.any((start >= first) & (stop <= last)):
+        raise ValueError(
+            f"Invalid value for 'tmin'/'tmax': the window [{window['tmin']!r}, "
+            f"{window['tmax']!r}] s around every one of the {rows.size} events leaves the "
+            f"recording (samples {first} to {last}), so every epoch would be NaN. Narrow "
+            "tmin/tmax."
+        )
 
 
 def _epochs_assembly(epochs: Any, idx: np.ndarray, origin: str,
@@ -554,6 +644,7 @@ def _stack(data: np.ndarray, events: np.ndarray, selection: np.ndarray,
         logger.warning("%d of %d epochs fall outside the recording and are NaN; narrow "
                        "tmin/tmax to keep them", n_missing, n_missing + len(selection))
     coords, units, modality = _unit_coords(epochs.info, idx)
+    reject_inf(out, coords["unit"], origin)
     coords.update({
         "stimulus": np.array(labels, dtype=str),
         "event_id": ("stimulus", np.array([event_id[k] for k in labels], dtype=np.int64)),

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import warnings
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,9 +20,9 @@ import xarray as xr
 from scipy import linalg
 
 from .._assembly import assembly
-from .._checks import _check_option, _soft_import, _validate_type, check_scalar
+from .._checks import _check_option, _listed, _soft_import, _validate_type, check_scalar
 from .._scoring import zscore
-from ._common import check_file, provenance
+from ._common import check_file, provenance, reading, reject_inf
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +126,32 @@ def _clean(data: np.ndarray, *, detrend: bool, confounds: np.ndarray | None,
     return out
 
 
+def _check_processable(series: Any, path: Path, *, detrend: bool, confounds: bool,
+                       standardize: str | None, events: bool) -> None:
+    """Refuse processing that would turn one NaN into a NaN column, or that needs 2 volumes."""
+    steps = [name for name, on in (("detrend", detrend), ("confounds", confounds),
+                                   ("standardize", standardize is not None),
+                                   ("events", events)) if on]
+    if not steps:
+        return  # values as stored: NaN stays where the file has it
+    n_time = series.data.shape[0]
+    if n_time < 2:
+        raise ValueError(
+            f"Invalid value for {steps[0]!r}: {str(path)!r} holds {n_time} volume(s); "
+            f"{', '.join(steps)} need(s) at least 2. Load it without them."
+        )
+    bad = np.isnan(series.data).any(axis=0)
+    if bad.any():
+        names = [str(u) for u in np.asarray(series.coords["unit"])[bad]]
+        shown = _listed(names)
+        raise ValueError(
+            f"Invalid value for {steps[0]!r}: {len(names)} unit(s) of {str(path)!r} hold NaN "
+            f"({shown}); {', '.join(steps)} would make their whole "
+            "series NaN. Load without these options and fill or drop those samples first "
+            "(e.g. interpolate), or leave the units out with mask=/atlas=."
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # argument checks
 
@@ -183,12 +208,30 @@ def _read_table(path: Path, name: str) -> Any:
     pd = _soft_import("pandas", "reading tables", "fmri")
     sep = "\t" if path.name.lower().endswith(".tsv") else ","
     try:
-        return pd.read_csv(path, sep=sep)
+        table = pd.read_csv(path, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(
             f"Invalid value for {name!r}: {str(path)!r} is not a readable "
             f"{'TSV' if sep == chr(9) else 'CSV'} table ({type(err).__name__}). Check the file."
         ) from err
+    _check_last_row(path, sep, table.shape[1], name)
+    return table
+
+
+def _check_last_row(path: Path, sep: str, n_columns: int, name: str) -> None:
+    """A last row with fewer fields than the header: the file was cut short (pandas pads NaN)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - 65536))
+        lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
+    if not lines or b'"' in lines[-1]:
+        return  # quoted fields may hold the separator: leave them to pandas
+    n_fields = lines[-1].count(sep.encode()) + 1
+    if n_fields < n_columns:
+        raise ValueError(
+            f"Invalid value for {name!r}: the last row of {str(path)!r} has {n_fields} of the "
+            f"header's {n_columns} fields; the file is truncated. Check the file or export it "
+            "again."
+        )
 
 
 def _check_confounds(confounds: Any, n_time: int) -> np.ndarray | None:
@@ -393,27 +436,28 @@ def _reduce(block: np.ndarray, sel: _Selection) -> np.ndarray:
 # parsers
 
 
-def _corrupt(path: Path, err: BaseException) -> ValueError:
-    return ValueError(
-        f"Could not read 'source' {str(path)!r}: the file is truncated or corrupt. Check it or "
-        f"download it again."
-    )
+def _format_name(path: Path) -> str:
+    lower = path.name.lower()
+    if lower.endswith((".mgh", ".mgz")):
+        return "MGH/MGZ"
+    return "GIFTI" if lower.endswith(".gii") else "NIfTI"
 
 
-_READ_ERRORS = (EOFError, OSError, zlib.error, ValueError)
+def _reading(path: Path) -> Any:
+    """nibabel's failures on a truncated, corrupt or renamed file -> one ValueError."""
+    return reading(path, _format_name(path), keep_own=False,
+                   fix="Check the file or download it again.")
 
 
 def _load_image(nib: Any, path: Path) -> Any:
     """``nib.load`` (lazy), except that an MGH header is read through a file we close."""
-    try:
+    with _reading(path):
         if path.name.lower().endswith((".mgh", ".mgz")):  # nibabel 5.4 leaves .mgh files open
             with nib.openers.ImageOpener(path, "rb") as f:
                 header = nib.MGHImage.header_class.from_fileobj(f.fobj)
             proxy = nib.MGHImage.ImageArrayProxy(str(path), header.copy(), mmap=False)
             return nib.MGHImage(proxy, header.get_affine(), header)
         return nib.load(path)
-    except _READ_ERRORS + (nib.filebasedimages.ImageFileError,) as err:
-        raise _corrupt(path, err) from err
 
 
 def _nifti_header_tr(header: Any) -> float | None:
@@ -465,10 +509,8 @@ def _read_chunked(nib: Any, path: Path, img: Any, sel: _Selection, chunk_size: i
     n_time = img.shape[3]
 
     def read(proxy: Any, t0: int) -> np.ndarray:
-        try:
+        with _reading(path):
             return np.asarray(proxy[..., t0:t0 + chunk_size])
-        except _READ_ERRORS as err:
-            raise _corrupt(path, err) from err
 
     with nib.openers.ImageOpener(path, "rb") as f:  # one handle: .gz is read forward once
         proxy = type(img).from_stream(f.fobj).dataobj
@@ -567,8 +609,9 @@ def _parse_table(path: Path, *, mask: Any, atlas: Any, labels: Any, chunk_size: 
                 f"are the units already; got {type(value).__name__}. Leave it as None."
             )
     table = _read_table(path, "source")
-    bad = [str(c) for c in table.columns if table[c].dtype.kind not in "fiub"]
-    if bad or table.shape[1] == 0 or table.shape[0] == 0:
+    empty = table.shape[1] == 0 or table.shape[0] == 0
+    bad = [] if empty else [str(c) for c in table.columns if table[c].dtype.kind not in "fiub"]
+    if bad or empty:
         raise ValueError(
             f"Invalid value for 'source': expected an ROI table with one numeric column per "
             f"region and one row per volume; {str(path)!r} has "
@@ -709,8 +752,11 @@ def load_fmri(
     FileNotFoundError
         ``source`` (or a mask/atlas/confounds path) does not exist.
     ValueError
-        Unknown ending, truncated file, missing or implausible TR, mask/atlas not on the
-        image grid, confounds of the wrong length.
+        Unknown ending, truncated, corrupt or renamed file (naming it), missing or
+        implausible TR, mask/atlas not on the image grid, confounds of the wrong length,
+        +-inf values, or NaN samples with ``detrend``, ``confounds``, ``standardize`` or
+        ``events`` (which would spread them over the whole series; NaN is kept as stored
+        otherwise).
 
     Examples
     --------
@@ -741,7 +787,10 @@ def load_fmri(
                              chunk_size=int(chunk_size))
     tr = _resolve_tr(series.header_tr, tr, where=repr(path.name))
     n_time = series.data.shape[0]
+    reject_inf(series.data, np.asarray(series.coords["unit"]), repr(str(path)), axis=1)
     conf = _check_confounds(confounds, n_time)
+    _check_processable(series, path, detrend=bool(detrend), confounds=conf is not None,
+                       standardize=std, events=events is not None)
     value_units = units or (STANDARDIZE[std][1] if std else series.units)
     data = _clean(series.data, detrend=bool(detrend),
                   confounds=None if events is not None else conf, standardize=std)

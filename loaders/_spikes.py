@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -17,7 +18,7 @@ import xarray as xr
 
 from .._assembly import MODALITIES, assembly
 from .._checks import _check_option, check_scalar
-from ._common import package_data, provenance
+from ._common import package_data, provenance, reading, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,18 @@ TIME_UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6}
 GRASSHOPPER_CONDITIONS: dict[int, float] = {1: 200.0, 2: 800.0}
 
 _NITIME_INSTALL = "pip install nitime==0.12.1"
+
+#: sha256 of the grasshopper files nitime 0.12.1 ships; a file that differs is damaged.
+_GRASSHOPPER_SHA256 = {
+    "grasshopper_spike_times1.txt":
+        "840014ad9a8f591d02ab108bcbd46715badb3459e0ef7eac95fdd661ff134e3d",
+    "grasshopper_spike_times2.txt":
+        "389e5dccb709fbe0552589ff2e0b64e15d46665e4d2d4172071f2175c8641541",
+    "grasshopper_stimulus1.txt":
+        "4b47a4cbca8c5f694f87dd510db608a868dffbaba96845199c8afa545a4c37fa",
+    "grasshopper_stimulus2.txt":
+        "69f257a8e7a5019897111b07f9cd317b136357d256e99682d40c09d5add18e6a",
+}
 _REL_TOL = 1e-6  # relative tolerance for "a whole number of bins"
 
 
@@ -121,9 +134,56 @@ def _count_in_edges(trains: Sequence[np.ndarray], edges: np.ndarray) -> np.ndarr
     return counts
 
 
+def _bin_index(t: np.ndarray, t_start: float, bin_size: float) -> np.ndarray:
+    """Index of the bin ``[t_start + i * bin_size, t_start + (i + 1) * bin_size)`` of each time.
+
+    Computed as ``floor((t - t_start) / bin_size)``, except that a quotient within a few ulps
+    of a whole number ``i`` is ``i``: such a spike sits on the edge ``t_start + i * bin_size``
+    up to the rounding of decimal times into binary (300 ms / 0.1 s is 2.9999999999999996 in
+    floating point, but 3 exactly) and belongs to the later bin, as the decimal values say.
+    """
+    q = (t - t_start) / bin_size
+    nearest = np.round(q)
+    eps = np.finfo(np.float64).eps
+    tol = 8 * eps * ((np.abs(t) + abs(t_start)) / bin_size + np.abs(q))
+    return np.where(np.abs(q - nearest) <= tol, nearest, np.floor(q)).astype(np.int64)
+
+
+def _memory_bytes() -> int | None:
+    """Physical memory of this machine in bytes, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} PiB"  # pragma: no cover
+
+
+def _check_grid_size(n_bins: float, n_units: int, bin_size: float, t_start: float,
+                     t_stop: float | None) -> None:
+    """Refuse a grid whose counts would not fit in this machine's memory."""
+    need = (n_bins * n_units + n_bins + 1) * 8.0  # int64 counts and float64 edges
+    memory = _memory_bytes()
+    limit = float(memory) if memory else float(2**63)
+    if need > limit:
+        end = "the last spike" if t_stop is None else f"t_stop={t_stop!r} s"
+        raise ValueError(
+            f"Invalid value for 'bin_size': {bin_size!r} s from t_start={t_start!r} s to {end} "
+            f"makes {n_bins:.4g} bins x {n_units} units, a {_size(need)} array, more than "
+            f"this machine's {_size(limit)} of memory. Use a larger bin_size or a shorter "
+            "t_stop - t_start."
+        )
+
+
 def _grid(trains: Sequence[np.ndarray], bin_size: float, t_start: float,
-          t_stop: float | None) -> np.ndarray:
-    """Bin edges ``t_start + arange(n + 1) * bin_size`` in seconds."""
+          t_stop: float | None) -> int:
+    """Number of bins of the grid ``t_start + arange(n + 1) * bin_size`` seconds."""
     if t_stop is None:
         last = max((float(t[-1]) for t in trains if t.size), default=None)
         if last is None:
@@ -136,12 +196,8 @@ def _grid(trains: Sequence[np.ndarray], bin_size: float, t_start: float,
                 f"Invalid value for 't_start': {t_start!r} s is after the last spike "
                 f"({last!r} s); give an earlier t_start."
             )
-        k = int(np.floor((last - t_start) / bin_size))
-        while t_start + (k + 1) * bin_size <= last:
-            k += 1
-        while k > 0 and t_start + k * bin_size > last:
-            k -= 1
-        n_bins = k + 1
+        _check_grid_size((last - t_start) / bin_size + 1, len(trains), bin_size, t_start, None)
+        n_bins = int(_bin_index(np.array([last]), t_start, bin_size)[0]) + 1
     else:
         if t_stop <= t_start:
             raise ValueError(
@@ -149,6 +205,13 @@ def _grid(trains: Sequence[np.ndarray], bin_size: float, t_start: float,
                 f"{t_stop!r} s."
             )
         span = (t_stop - t_start) / bin_size
+        if span < 1 - _REL_TOL:
+            raise ValueError(
+                f"Invalid value for 'bin_size': {bin_size!r} s is longer than t_stop - t_start "
+                f"= {t_stop - t_start!r} s, so the grid holds no whole bin; choose a bin_size "
+                "that divides t_stop - t_start."
+            )
+        _check_grid_size(span, len(trains), bin_size, t_start, t_stop)
         n_bins = int(round(span))
         if n_bins < 1 or abs(span - n_bins) > _REL_TOL * max(1.0, span):
             raise ValueError(
@@ -156,7 +219,23 @@ def _grid(trains: Sequence[np.ndarray], bin_size: float, t_start: float,
                 f"whole number of bins of bin_size={bin_size!r} s; choose t_stop = t_start + "
                 "n * bin_size."
             )
-    return t_start + np.arange(n_bins + 1, dtype=np.float64) * bin_size
+    return max(n_bins, 1)
+
+
+def _count_on_grid(trains: Sequence[np.ndarray], t_start: float, bin_size: float,
+                   n_bins: int) -> np.ndarray:
+    """``(n_bins, n_units)`` int64 counts on the grid, edges placed by :func:`_bin_index`."""
+    counts = np.zeros((n_bins, len(trains)), dtype=np.int64)
+    dropped = 0
+    for j, t in enumerate(trains):
+        idx = _bin_index(t, t_start, bin_size)
+        inside = (idx >= 0) & (idx < n_bins)
+        dropped += int(t.size - inside.sum())
+        counts[:, j] = np.bincount(idx[inside], minlength=n_bins)
+    if dropped:
+        logger.info("%d spikes fall outside [%r, %r) s and are not counted", dropped,
+                    t_start, t_start + n_bins * bin_size)
+    return counts
 
 
 def _windows(windows: Any, stimulus_ids: Any) -> tuple[np.ndarray, list[str]]:
@@ -211,7 +290,10 @@ def load_spikes(
     Give exactly one of ``bin_size`` (a regular time grid) or ``windows`` (one window per
     stimulus). Bins and windows are left-closed and right-open: a spike at ``t`` counts in
     ``[start, stop)`` when ``start <= t < stop``, so a spike exactly on an edge belongs to
-    the later bin.
+    the later bin. Grid edges are placed as the decimal values say: a spike within a few
+    ulps of ``t_start + i * bin_size`` (300 ms with 0.1 s bins) is on edge ``i``, whatever
+    the binary rounding of ``t / bin_size``. A grid too large for this machine's memory
+    raises before anything is allocated.
 
     Parameters
     ----------
@@ -285,16 +367,17 @@ def load_spikes(
     bin_size = _positive("bin_size", bin_size)
     start = 0.0 if t_start is None else _finite("t_start", t_start)
     stop = None if t_stop is None else _finite("t_stop", t_stop)
-    edges = _grid(trains, bin_size, start, stop)
-    return _binned(trains, ids, edges, bin_size, rate, modality, source)
+    n_bins = _grid(trains, bin_size, start, stop)
+    return _binned(trains, ids, start, n_bins, bin_size, rate, modality, source)
 
 
-def _binned(trains: Sequence[np.ndarray], ids: Sequence[str], edges: np.ndarray,
+def _binned(trains: Sequence[np.ndarray], ids: Sequence[str], t_start: float, n_bins: int,
             bin_size: float, rate: bool, modality: str, source: str) -> xr.DataArray:
-    counts = _count_in_edges(trains, edges)
+    counts = _count_on_grid(trains, t_start, bin_size, n_bins)
     values = counts / bin_size if rate else counts
+    time = t_start + np.arange(n_bins, dtype=np.float64) * bin_size
     return assembly(values, dims=("time", "unit"),
-                    coords={"time": edges[:-1], "unit": np.asarray(ids, dtype=str)},
+                    coords={"time": time, "unit": np.asarray(ids, dtype=str)},
                     modality=modality, sampling_rate=1.0 / bin_size,
                     units="Hz" if rate else "count", source=source)
 
@@ -352,18 +435,38 @@ def load_grasshopper(condition: int = 1, *, bin_size: float | None = None) -> Gr
     >>> spikes.sizes["time"], int(spikes.sum()), stimulus.attrs["sampling_rate"]
     (200000, 929, 20000.0)
     """
+    if isinstance(condition, (bool, np.bool_)):  # True == 1 would pass the option check
+        raise TypeError(
+            f"Invalid type for 'condition': expected 1 or 2 (int); got {condition!r}."
+        )
     _check_option("condition", condition, GRASSHOPPER_CONDITIONS)
     spike_path = package_data("nitime", "data", f"grasshopper_spike_times{condition}.txt",
                               install=_NITIME_INSTALL)
     stim_path = package_data("nitime", "data", f"grasshopper_stimulus{condition}.txt",
                              install=_NITIME_INSTALL)
+    for path in (spike_path, stim_path):
+        digest = sha256_file(path)
+        if digest != _GRASSHOPPER_SHA256[path.name]:
+            raise ValueError(
+                f"{str(path)!r} is not the file nitime 0.12.1 ships (sha256 {digest}, expected "
+                f"{_GRASSHOPPER_SHA256[path.name]}): it is truncated, corrupt or from another "
+                f"version. Reinstall nitime with: {_NITIME_INSTALL} --force-reinstall"
+            )
     return _parse_grasshopper(spike_path, stim_path, condition, bin_size)
 
 
 def _parse_grasshopper(spike_path: Any, stim_path: Any, condition: int,
                        bin_size: float | None) -> Grasshopper:
-    stim = np.loadtxt(stim_path, dtype=np.float64, ndmin=2)
-    spikes_us = np.loadtxt(spike_path, dtype=np.float64, comments="#", ndmin=1)
+    with reading(stim_path, "a text table of time (us) and stimulus amplitude"):
+        stim = np.loadtxt(stim_path, dtype=np.float64, ndmin=2)
+    with reading(spike_path, "a text list of spike times (us)"):
+        spikes_us = np.loadtxt(spike_path, dtype=np.float64, comments="#", ndmin=1)
+    if stim.shape[1] != 2 or spikes_us.ndim != 1:
+        raise ValueError(
+            f"{str(stim_path)!r} or {str(spike_path)!r} does not hold the grasshopper layout "
+            "(two stimulus columns, one spike time per line); reinstall nitime with: "
+            f"{_NITIME_INSTALL}"
+        )
     t_us = stim[:, 0].astype(np.int64)
     steps = np.unique(np.diff(t_us))
     if steps.size != 1 or steps[0] <= 0 or not np.array_equal(t_us, stim[:, 0]):

@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import xarray as xr
 
 from brainbridge._checks import _check_option, _validate_type, check_scalar
 from brainbridge._config import resolve_device
-from brainbridge._storage import atomic_path
+from brainbridge._storage import _check_writable, _link_target, atomic_path
 
 from ._tasks import LOSSES, METRICS, Task
 
@@ -100,18 +101,67 @@ def _set_rng_state(state: dict[str, Any], data_gen: Any) -> None:
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
+def _check_checkpoint_path(checkpoint: Any) -> Path:
+    """The checkpoint as a Path: a file (existing or not) in a writable folder, created if missing.
+
+    Checked before training starts, so that a wrong path does not fail after the first epoch.
+    """
+    _validate_type("checkpoint", checkpoint, (str, os.PathLike), "a file path or None")
+    path = Path(checkpoint)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Invalid value for 'checkpoint': {str(path)!r} is a folder; expected a file path, "
+            f"e.g. {str(path / 'checkpoint.pt')!r}."
+        )
+    target = _link_target(path, "write the checkpoint")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise type(err)(f"Cannot write the checkpoint {str(path)!r}: its folder "
+                        f"{str(target.parent)!r} cannot be created ({err.strerror or err}).") from err
+    _check_writable(path, target, "write the checkpoint")
+    return path
+
+
+#: Keys of a checkpoint payload and their types.
+_PAYLOAD = {"epoch": int, "config": dict, "model": dict, "optimizer": dict, "rng": dict,
+            "metrics": dict}
+
+_KINDS = {int: "an integer", dict: "a mapping"}
+_AFRESH = "Delete it, or pass resume=False to start afresh (it is then overwritten)."
+
+
 def _load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any]:
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickles before it fails
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, PermissionError, MemoryError):
+        raise
+    except Exception as err:  # noqa: BLE001 - torch.load fails on bad bytes with many types
         raise ValueError(
             f"Invalid value for 'checkpoint': {str(path)!r} is not a brainbridge training "
-            f"checkpoint (format {CHECKPOINT_FORMAT!r}). Pass resume=False to start afresh."
+            f"checkpoint, or it is damaged (truncated or overwritten): torch.load cannot read "
+            f"it. {_AFRESH}"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        got = (f"format {payload.get('format')!r}" if isinstance(payload, dict) and "format" in payload
+               else f"a {type(payload).__name__}" + (" without a 'format' key"
+                                                     if isinstance(payload, dict) else ""))
+        raise ValueError(
+            f"Invalid value for 'checkpoint': {str(path)!r} is not a brainbridge training "
+            f"checkpoint (format {CHECKPOINT_FORMAT!r}); it holds {got}. {_AFRESH}"
         )
+    for key, kind in _PAYLOAD.items():
+        if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
+            raise ValueError(
+                f"Invalid value for 'checkpoint': {str(path)!r} is a damaged brainbridge training "
+                f"checkpoint: {key!r} is missing or not {_KINDS[kind]}. {_AFRESH}"
+            )
     saved = payload["config"]
     changed = [k for k in config if k not in ("epochs",) and saved.get(k) != config[k]]
     if changed:
@@ -189,9 +239,13 @@ def train(
     device : "auto", str or torch.device, default="auto"
         Where the model trains.
     checkpoint : str or Path, optional
-        Checkpoint file (``torch.save`` format, read with ``weights_only=True``).
+        Checkpoint file (``torch.save`` format, read with ``weights_only=True``). It must be a
+        file path (not a folder) in a writable folder (created if missing); this is checked
+        before the first epoch.
     resume : bool, default=False
-        Continue from ``checkpoint`` when it exists.
+        Continue from ``checkpoint`` when it exists. A file that is not a brainbridge
+        checkpoint, or a damaged one, raises a ValueError naming it (delete it, or pass
+        ``resume=False`` to start afresh).
     progress : bool or None, default=None
         Show a progress bar over epochs; ``None`` shows it on a terminal only.
 
@@ -239,8 +293,8 @@ def train(
             "Invalid value for 'resume': resume=True needs a 'checkpoint' file to resume from; got "
             "checkpoint=None."
         )
+    path = _check_checkpoint_path(checkpoint) if checkpoint is not None else None
     dev = resolve_device(device)
-    path = Path(checkpoint) if checkpoint is not None else None
     loss_fn = LOSSES[task.loss]
     metric_fn = METRICS[task.metric]
     config = {"task": task.name, "epochs": epochs, "lr": lr, "batch_size": batch_size,
@@ -264,10 +318,24 @@ def train(
     start = 0
     if resume and path is not None and path.exists():
         payload = _load_checkpoint(path, config)
-        model.load_state_dict(payload["model"])
-        opt.load_state_dict(payload["optimizer"])
-        _set_rng_state(payload["rng"], data_gen)
-        history = {k: list(payload["metrics"][k]) for k in names}
+        try:
+            model.load_state_dict(payload["model"])
+            opt.load_state_dict(payload["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise ValueError(
+                f"Cannot resume from {str(path)!r}: its weights do not fit this model "
+                f"({' '.join(str(err).split())[:300]}). Resume with the model the run was "
+                f"started with (same kind and size), or pass resume=False to start afresh."
+            ) from err
+        try:
+            _set_rng_state(payload["rng"], data_gen)
+            history = {k: list(payload["metrics"][k]) for k in names}
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
+            raise ValueError(
+                f"Invalid value for 'checkpoint': {str(path)!r} is a damaged brainbridge training "
+                f"checkpoint: its random states or metrics cannot be read ({type(err).__name__}: "
+                f"{err}). {_AFRESH}"
+            ) from err
         start = int(payload["epoch"])
         logger.info("resumed from %s after epoch %d", path, start)
         if start >= epochs:

@@ -66,3 +66,11 @@ def test_align_missing_dim(rng):
            "e.g. da.rename({'old': 'stimulus'}).")
     with pytest.raises(AssemblyError, match=re.escape(msg)):
         bb.align(a, b)
+
+
+def test_align_names_the_callers_arguments(rng):
+    a, b = _stim(["s1", "s2"], rng), _stim(["t1"], rng)
+    msg = ("'x' and 'y' share no 'stimulus' ids: 'x' has ['s1', 's2'], 'y' has ['t1']. Check "
+           "that both use the same id scheme.")
+    with pytest.raises(AssemblyError, match=re.escape(msg)):
+        bb.align(a, b, names=("x", "y"))

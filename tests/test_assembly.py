@@ -147,3 +147,20 @@ def test_accessor_forwards(rng, tmp_path):
     xr.testing.assert_identical(bb.load(path), da)
     a, b = da.bb.align(da.isel(stimulus=[2, 0]))
     assert list(a["stimulus"].values) == ["0", "2"]
+
+
+@pytest.mark.parametrize("shape, dims, dim", [((0, 5), ("stimulus", "unit"), "stimulus"),
+                                              ((4, 0), ("stimulus", "unit"), "unit"),
+                                              ((3, 0), ("time", "unit"), "unit")])
+def test_empty_id_dim_is_named(shape, dims, dim):
+    # issue 15: zero stimuli used to be reported as "'stimulus' ids must be strings"
+    msg = (f"'data' has 0 entries along {dim!r} (shape {shape}, dims {dims}); an assembly "
+           f"needs at least one {dim}. Check the selection or filter that produced the data.")
+    with pytest.raises(bb.AssemblyError, match=re.escape(msg)):
+        bb.assembly(np.zeros(shape), dims=dims, modality="ephys", sampling_rate=10.0)
+    da = xr.DataArray(np.zeros(shape), dims=dims,
+                      attrs={"modality": "ephys", "units": "a.u.", "source": "test",
+                             "schema_version": bb.SCHEMA_VERSION, "sampling_rate": 10.0})
+    with pytest.raises(bb.AssemblyError, match=re.escape(
+            f"dim {dim!r} has 0 entries; an assembly needs at least one")):
+        bb.validate(da.assign_coords({dim: np.zeros(0)}))

@@ -429,7 +429,7 @@ def test_error_debiased_needs_four_stimuli(rng):
 def test_error_no_shared_stimuli(rng):
     a, b = _assemblies(rng)
     b = b.assign_coords(stimulus=[f"s{i}" for i in range(b.sizes["stimulus"])])
-    with pytest.raises(bb.AssemblyError, match=re.escape("'a' and 'b' share no 'stimulus' ids")):
+    with pytest.raises(bb.AssemblyError, match=re.escape("'x' and 'y' share no 'stimulus' ids")):
         cka(a, b)
 
 
@@ -458,8 +458,9 @@ def test_error_options(rng):
            "Did you mean 'feature'?")
     with pytest.raises(ValueError, match=re.escape(msg)):
         cka(x, y, form="features")
-    msg = ("CKA needs finite values; the input holds NaN or inf. Drop the units or stimuli "
-           "with missing values first, e.g. x.dropna('unit').")
+    msg = ("Invalid value for 'x': expected finite numbers; got 1 NaN of 280 entries, the first "
+           "at index (0, 0). CKA needs finite values. Drop the units or stimuli with missing "
+           "values first, e.g. x.dropna('unit').")
     x[0, 0] = np.nan
     with pytest.raises(ValueError, match=re.escape(msg)):
         cka(x, y)
@@ -501,3 +502,39 @@ def test_cuda_equals_cpu(rng, kernel):
     np.testing.assert_allclose(float(cka(a32, b, device="cuda")), float(cka(a, b)), rtol=1e-4)
     np.testing.assert_allclose(float(cka(a, b, device="cuda", chunk_size=32)),
                                float(cka(a, b)), rtol=1e-9)
+
+
+def test_aligns_by_id_and_rejects_non_real_input(rng):
+    """Issue #15, findings 4 and 11: permuted ids give the aligned result; complex or text
+    input is a TypeError, never a silently dropped imaginary part or parsed strings."""
+    a, b = _assemblies(rng)
+    b = b.assign_coords(stimulus=a["stimulus"].values)
+    order = rng.permutation(a.sizes["stimulus"])
+    assert float(cka(a, b.isel(stimulus=order))) == pytest.approx(float(cka(a, b)), rel=1e-10)
+    x, y = a.values, b.values
+    msg = ("Invalid type for 'x': expected real numbers; got dtype complex128. Pass the part you "
+           "mean explicitly, e.g. np.abs(x) or x.real.")
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        cka(x.astype(complex), y)
+    msg = ("Invalid type for 'y': expected real numbers; got dtype <U32. Convert text "
+           "explicitly first, e.g. x.astype(float).")
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        cka(x, y.astype(str))
+    y2 = y.copy()
+    y2[4, 2] = np.inf
+    msg = ("Invalid value for 'y': expected finite numbers; got 1 inf of 270 entries, the first "
+           "at index (4, 2).")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        cka(x, y2)
+
+
+def test_one_stimulus_and_empty_inputs_raise(rng):
+    x, y = data(rng, n=10)
+    msg = ("Invalid value for 'x': CKA needs at least 2 stimuli along 'stimulus'; got 1. Pass "
+           "two or more stimuli.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        cka(x[:1], y[:1])
+    msg = ("Invalid value for 'y': expected at least one entry along every dim; got shape "
+           "(10, 0).")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        cka(x, y[:, :0])

@@ -133,6 +133,7 @@ def test_bad_numbers_are_reported(tmp_path, rng, capsys, flag):
     bb.save(_acts(rng.normal(size=(10, 3)), [f"s{i}" for i in range(10)]), path)
     assert main(["curvature", str(path), str(path), flag, "-1", "-q", "--out", str(tmp_path / "x.nc")]) == 2
     err = capsys.readouterr().err
-    expected = ("Invalid value for 'k': expected an integer >= 1 or None; got -1." if flag == "--k"
-                else "Invalid value for 'n_permutations': expected an integer >= 0; got -1.")
-    assert err.strip() == f"brainbridge curvature: error: {expected}"
+    expected = ("argument --k: expected an integer in [1, 2147483647]; got '-1'" if flag == "--k"
+                else "argument --n-permutations/--permutations: expected an integer in [0, 2147483647]; "
+                "got '-1'")
+    assert err == f"brainbridge curvature: error: {expected}. See 'brainbridge curvature --help'.\n"

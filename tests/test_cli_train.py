@@ -58,7 +58,7 @@ def test_train_errors(tmp_path, capsys):
             "between cue and recall); got 0.") in capsys.readouterr().err
     assert main(["train", "--task", "digits", "--task-arg", "order", "--model", "lstm",
                  "--epochs", "1", "--out", str(tmp_path / "x"), "-q"]) == 2
-    assert "Invalid value for '--arg': expected KEY=VALUE; got 'order'." in capsys.readouterr().err
+    assert "Invalid value for '--task-arg': expected KEY=VALUE; got 'order'." in capsys.readouterr().err
 
 
 def test_train_help_needs_no_torch():

@@ -176,3 +176,35 @@ def test_cuda_equals_cpu(rng, method):
         compare_rdms(_square(va), _square(vb, "b"), method=method, device="cuda").values,
         compare_rdms(_square(va), _square(vb, "b"), method=method, device="cpu").values,
         rtol=1e-10, atol=1e-12)
+
+
+def test_inf_complex_and_all_nan_rdms_raise(rng):
+    """Issue #15, findings 8, 10, 11: one policy for RDM values (NaN = missing pair)."""
+    a = _square(rng.standard_normal((1, N_PAIRS)))
+    bad = a.copy(deep=True)
+    bad[0, 0, 3] = bad[0, 3, 0] = np.inf
+    msg = ("Invalid value for 'b': expected finite numbers or NaN (a missing value); got 2 inf "
+           "of 100 entries, the first at model='model0', stimulus='s000', stimulus_='s003'.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        compare_rdms(a, bad)
+    msg = ("Invalid type for 'a': expected real numbers; got dtype complex128. Pass the part "
+           "you mean explicitly, e.g. np.abs(x) or x.real.")
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        compare_rdms(a.values.astype(complex), a.values)
+    empty = a.copy(data=np.full(a.shape, np.nan))
+    msg = ("Invalid value for 'a': 1 of 1 RDMs are all NaN (no stimulus pair to compare), the "
+           "first at model='model0'. Drop them first, e.g. a.dropna('model', how='all').")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        compare_rdms(empty, empty)
+    msg = ("Invalid value for 'a': expected RDMs over at least 3 stimuli (2 stimulus pairs to "
+           "compare); got 2. Add stimuli.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        compare_rdms(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[0.0, 1.0], [1.0, 0.0]]))
+
+
+def test_disjoint_stimuli_raise(rng):
+    a = _square(rng.standard_normal((1, N_PAIRS)))
+    ids = np.array([f"z{i}" for i in range(N_STIM)])
+    msg = "The stimuli of 'a' and 'b' differ: 'a' has 10, 'b' has 10, 0 shared;"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        compare_rdms(a, a.assign_coords(stimulus=ids, stimulus_=ids))

@@ -241,3 +241,36 @@ def test_row_blocks_equal_one_block(rng, monkeypatch):
     whole = ricci_curvature(g).edge_curvature.values
     monkeypatch.setattr(_curvature, "_ROW_BYTES", 8 * 80 * 12)  # 12 rows at a time
     np.testing.assert_allclose(ricci_curvature(g).edge_curvature.values, whole, atol=1e-12)
+
+
+def test_nan_stimulus_raises_instead_of_being_isolated(rng):
+    """Issue #15, finding 10: a NaN stimulus was silently left without edges."""
+    x = xr.DataArray(rng.standard_normal((12, 4)), dims=("stimulus", "unit"),
+                     coords={"stimulus": [f"s{i}" for i in range(12)]})
+    x[5, 0] = np.nan
+    msg = ("Invalid value for 'graph': expected finite numbers; got 1 NaN of 48 entries, the "
+           "first at stimulus='s5', unit=0. Graphs need complete response vectors;")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ricci_curvature(x, k=3)
+
+
+@pytest.mark.parametrize(("kwargs", "msg"), [
+    ({"max_iter": 0}, "Invalid value for 'max_iter': expected an integer >= 1 (Sinkhorn "
+                      "iteration cap); got 0."),
+    ({"alpha": True}, "Invalid value for 'alpha': expected a number in [0, 1] (mass kept on "
+                      "the node); got True."),
+])
+def test_parameters_checked_for_every_method(kwargs, msg):
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ricci_curvature(nx.cycle_graph(5), **kwargs)
+
+
+def test_flow_and_community_parameters():
+    msg = "Invalid value for 'iterations': expected an integer >= 0 (flow steps); got True."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ricci_flow(nx.cycle_graph(5), iterations=True)
+    flow = ricci_flow(nx.cycle_graph(5), iterations=1, progress=False)
+    msg = ("Invalid value for 'cutoff_step': expected a finite number in (0, inf) (weight "
+           "between scanned cutoffs); got 0.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ricci_community(flow, cutoff_step=0)

@@ -366,8 +366,9 @@ def test_errors(rng):
         encoding_score(feats, resp, encoder=RIDGE, groups=np.zeros(20))
     bad = resp.copy(data=np.where(np.arange(20)[:, None] == 3, np.nan, resp.values))
     with pytest.raises(ValueError, match=re.escape(
-            "Invalid value for 'responses': 4 values are NaN or infinite; encoding models need "
-            "complete data. Drop incomplete units (da.dropna('unit')) or fill them first.")):
+            "Invalid value for 'responses': expected finite numbers; got 4 NaN of 80 entries, "
+            "the first at stimulus='3', unit='0'. Encoding models need complete data. Drop "
+            "incomplete units (da.dropna('unit')) or fill them first.")):
         encoding_score(feats, bad, encoder=RIDGE)
     trials = bb.assembly(np.zeros((20, 2, 3)), dims=("stimulus", "trial", "unit"),
                          modality="ann")
@@ -424,3 +425,45 @@ def test_grasshopper_lagged_encoding_beats_shifted_stimulus_null(condition):
     assert r > 0.3 and r2 > 0.1
     assert r > null.max() + 0.25
     assert r > null.mean() + 10 * null.std()
+
+
+def test_aligned_by_id_and_non_real_features_raise(rng):
+    """Issue #15, findings 4 and 11: permuted ids give the aligned score, disjoint ids and
+    complex features raise."""
+    feats, resp = _problem(rng, n=40)
+    order = rng.permutation(40)
+    ref = encoding_score(feats, resp, encoder=RIDGE, cv=4, random_state=0)
+    got = encoding_score(feats.isel(stimulus=order), resp, encoder=RIDGE, cv=4, random_state=0)
+    np.testing.assert_allclose(got["r"], ref["r"], rtol=1e-10)
+    other = feats.assign_coords(stimulus=[f"z{i}" for i in range(40)])
+    msg = "'responses' and 'features' share no 'stimulus' ids: 'responses' has ['0', '1'"
+    with pytest.raises(bb.AssemblyError, match=re.escape(msg)):
+        encoding_score(other, resp, encoder=RIDGE, cv=4)
+    msg = ("Invalid type for 'features': expected real numbers; got dtype complex128. Pass the "
+           "part you mean explicitly, e.g. np.abs(x) or x.real.")
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        encoding_score(feats.values + 1j, resp, encoder=RIDGE, cv=4)
+
+
+def test_one_trial_split_half_ceiling_raises(rng):
+    """Issue #15, finding 11: a 1-trial 'trial' dim is an error, never a NaN ceiling."""
+    feats, _ = _problem(rng, n=30)
+    resp = bb.assembly(rng.normal(size=(30, 1, 4)), dims=("stimulus", "trial", "unit"),
+                       modality="fmri")
+    msg = ("Invalid value for 'responses': a split-half ceiling needs at least 2 trials; got 1. "
+           "Stack repeated presentations into the 'trial' dim, or pass ceiling='none'.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        split_half_ceiling(resp)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        encoding_score(feats, resp, encoder=RIDGE, cv=3, ceiling="split_half")
+
+
+def test_spearman_brown_input_rule():
+    assert np.isnan(spearman_brown(np.nan))
+    msg = ("Invalid value for 'r': expected finite numbers or NaN (a missing value); got 1 inf "
+           "of 2 entries, the first at index 1.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        spearman_brown([0.5, np.inf])
+    msg = "Invalid type for 'r': expected real numbers; got dtype <U3."
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        spearman_brown(np.array(["0.5"]))

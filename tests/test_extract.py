@@ -65,6 +65,29 @@ def test_deterministic_and_dtype(tiny, images):
     assert a.dtype == np.float32
 
 
+def test_float64_inputs_are_cast_to_the_model_dtype(tiny, images):
+    """Issue 15: a float64 array (numpy's default) raised torch's dtype error."""
+    expected = bb.extract(tiny, images, layers="fc", batch_size=3, progress=False)
+    for given in (images.astype(np.float64), torch.from_numpy(images).double(),
+                  [im.astype(np.float64) for im in images],
+                  xr.DataArray(images.astype(np.float64), dims=("stimulus", "c", "y", "x"))):
+        got = bb.extract(tiny, given, layers="fc", batch_size=3, progress=False)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got.values, expected.values)
+    double = Tiny().double()  # a float64 model receives float32 input as float64
+    out = bb.extract(double, images, layers="fc", progress=False)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.values, _manual(double, images.astype(np.float64))[1])
+
+
+def test_integer_inputs_are_not_cast():
+    emb = nn.Sequential(nn.Embedding(10, 3))
+    ids = np.array([[1, 2], [3, 4]], dtype=np.int64)
+    da = bb.extract(emb, ids, layers="0", reduce="mean", progress=False)
+    np.testing.assert_allclose(da.values, emb[0].weight.detach().numpy()[ids].mean(axis=1),
+                               rtol=1e-6)
+
+
 @pytest.mark.parametrize("reduce, fn", [("mean", np.mean), ("max", np.max)])
 def test_reduce_matches_numpy(tiny, images, reduce, fn):
     da = bb.extract(tiny, images, layers=["conv", "fc"], reduce=reduce, progress=False)

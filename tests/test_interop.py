@@ -96,3 +96,45 @@ def test_to_rsatoolbox_one_subject_at_a_time(rng):
            "axis); use [to_rsatoolbox(da.sel(subject=s)) for s in da['subject'].values].")
     with pytest.raises(AssemblyError, match=re.escape(msg)):
         bb.to_rsatoolbox(da)
+
+
+@pytest.mark.parametrize("func, mapped, layout", [
+    (bb.to_brainscore, "'stimulus', 'trial', 'unit', 'subject' and 'time'",
+     "presentation x neuroid x time_bin"),
+    (bb.to_rsatoolbox, "'stimulus', 'trial', 'unit' and 'time'", "observations x channels x time"),
+])
+def test_unmapped_dims_are_named(rng, func, mapped, layout):
+    """Issue 15: a 'token' dim gave xarray's transpose error."""
+    pytest.importorskip("rsatoolbox.data")
+    da = bb.assembly(rng.normal(size=(3, 4, 2)), dims=("stimulus", "token", "unit"), modality="ann")
+    msg = (f"Invalid value for 'da': {func.__name__} cannot convert dim(s) 'token': it maps only "
+           f"{mapped} ({layout}). "
+           "Reduce the other dims first, e.g. da.mean('token') to pool over them or "
+           "da.isel(token=-1) to keep one token.")
+    with pytest.raises(AssemblyError, match=re.escape(msg)):
+        func(da)
+    pooled = func(da.mean("token"))  # the fix the message gives
+    shape = pooled.measurements.shape if hasattr(pooled, "measurements") else pooled.shape
+    assert shape == (3, 2)
+
+
+def test_to_rsatoolbox_trials_over_time(rng):
+    """Trials without stimuli, over time: a TemporalDataset whose observations are trials."""
+    rsd = pytest.importorskip("rsatoolbox.data")
+    da = bb.assembly(rng.normal(size=(2, 5, 3)), dims=("trial", "time", "unit"), modality="eeg",
+                     sampling_rate=100.0)
+    ds = bb.to_rsatoolbox(da)
+    assert isinstance(ds, rsd.TemporalDataset) and ds.measurements.shape == (2, 3, 5)
+    assert list(ds.obs_descriptors["trial"]) == [0, 1]
+    np.testing.assert_array_equal(ds.measurements[1], da.isel(trial=1).transpose("unit", "time").values)
+
+
+@pytest.mark.parametrize("func", [bb.to_brainscore, bb.to_rsatoolbox])
+def test_empty_assembly_is_refused(rng, func):
+    pytest.importorskip("rsatoolbox.data")
+    da = bb.assembly(rng.normal(size=(3, 2)), dims=("stimulus", "unit"), modality="fmri")
+    msg = (f"Invalid value for 'da': {func.__name__} needs at least one entry along every dim; "
+           "'stimulus' has none (sizes {'stimulus': 0, 'unit': 2}). Select a non-empty part of the "
+           "assembly.")
+    with pytest.raises(AssemblyError, match=re.escape(msg)):
+        func(da.isel(stimulus=slice(0, 0)))

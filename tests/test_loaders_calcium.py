@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import h5py
 import numpy as np
 import pytest
-from loader_checks import check_loader
+from loader_checks import bad_file_message, check_bad_files, check_loader
 
 from brainbridge.loaders import load_calcium
 
@@ -328,16 +328,56 @@ def test_array(tmp_path, rng):
     assert lazy.chunks == ((10, 10, 10, 10), (6,))
 
 
-def test_array_dff_nan_where_baseline_not_positive(tmp_path, rng):
+def test_array_dff_nan_in_f_stays_nan(tmp_path, rng):
     x = rng.uniform(1, 2, size=(30, 3))
-    x[:, 1] -= 3.0  # negative fluorescence: F0 <= 0, dF/F undefined
     x[4, 2] = np.nan
     da = check_loader(load_calcium, x, tmp_path, modality="calcium", frame_rate=10.0,
                       dff=True, baseline_window=1.0, percentile=50)
     expected = _dff_loop(x, half=5, percentile=50)
     np.testing.assert_allclose(da.values, expected, rtol=1e-12)
-    assert np.isnan(da.values[:, 1]).all()
-    assert np.isnan(da.values[4, 2]) and not np.isnan(da.values[5, 2])
+    assert np.isnan(da.values[4, 2]) and np.isfinite(np.delete(da.values, 4, axis=0)).all()
+
+
+def _f0_message(n, names):
+    return (
+        f"Invalid value for 'dff': the baseline F0 is <= 0 for {n} unit(s) ({names}), so "
+        "dF/F = (F - F0) / F0 is undefined there (F0 = percentile baseline). Such traces are "
+        "usually background- or neuropil-subtracted: add a "
+        "constant offset so that F > 0 (or load with neuropil=0 for suite2p), drop those "
+        "units, or pass dff=False."
+    )
+
+
+@pytest.mark.parametrize("chunks", [None, {"time": 10}])
+def test_array_dff_baseline_not_positive_raises(rng, chunks):
+    # issue 15: F0 <= 0 used to give an all-NaN unit, silently
+    x = rng.uniform(1, 2, size=(30, 3))
+    x[:, 1] -= 3.0  # negative fluorescence (e.g. after neuropil subtraction)
+    with pytest.raises(ValueError, match=re.escape(
+            _f0_message(1, "'roi1'"))):
+        da = load_calcium(x, frame_rate=10.0, dff=True, baseline_window=1.0, percentile=0,
+                          chunks=chunks)
+        np.asarray(da.values)  # a lazy source raises when computed
+    x[:, 1] += 3.0
+    x[:, [0, 2]] = 0.0  # a constant-zero trace: F0 == 0
+    with pytest.raises(ValueError, match=re.escape(_f0_message(2, "'roi0', 'roi2'"))):
+        load_calcium(x, frame_rate=10.0, dff=True, chunks=None)
+
+
+@pytest.mark.parametrize(("chunks", "name", "got"), [
+    ({"time": 0}, "\"chunks['time']\"", "0"), (0, "'chunks'", "0"),
+    ((10, -2), "'chunks[1]'", "-2"), ({"unit": 2.5}, "\"chunks['unit']\"", "2.5")])
+def test_chunk_sizes_checked(rng, tmp_path, chunks, name, got):
+    # issue 15: chunks={"time": 0} was a ZeroDivisionError
+    msg = (f"Invalid value for {name}: expected an integer >= 1 (frames or ROIs per chunk); "
+           f"got {got}. Give a positive number of frames or ROIs per chunk, -1 for the whole "
+           'dim, or "auto".')
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_calcium(rng.uniform(1, 2, size=(30, 3)), frame_rate=10.0, chunks=chunks)
+    path = tmp_path / "rec.nwb"
+    _write_nwb(path, rng)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_calcium(path, series="DfOverF/RoiResponseSeries", chunks=chunks)
 
 
 def test_array_errors(rng):
@@ -373,3 +413,75 @@ def test_array_errors(rng):
             "Invalid value for 'baseline_window': expected a finite number in (0, inf) "
             "(seconds); got 0.")):
         load_calcium(x, frame_rate=5.0, baseline_window=0)
+
+
+# --------------------------------------------------------------------------- damaged files (issue 15)
+
+
+@pytest.mark.parametrize("chunks", [None, {"time": 16}])
+def test_damaged_nwb(rng, tmp_path, chunks):
+    good = tmp_path / "good"
+    good.mkdir()
+    path = good / "rec.nwb"
+    _write_nwb(path, rng)
+    plain = tmp_path / "plain.h5"  # an HDF5 file that is not NWB, renamed .nwb
+    with h5py.File(plain, "w") as f:
+        f["data"] = np.arange(10.0)
+    errors = check_bad_files(load_calcium, path, tmp_path, other=plain.read_bytes(),
+                             series="DfOverF/RoiResponseSeries", chunks=chunks)
+    for kind, err in errors.items():
+        damaged = tmp_path / f"damaged-{kind}" / "rec.nwb"
+        assert str(err) == bad_file_message(damaged, "NWB (HDF5)", err.__cause__), kind
+
+
+@pytest.mark.parametrize("target", ["F.npy", "Fneu.npy", "iscell.npy", "ops.npy"])
+def test_damaged_suite2p(rng, tmp_path, target):
+    good = tmp_path / "good" / "plane0"
+    _write_suite2p(good, rng)
+    other = b"F,Fneu\n1,2\n" * 10
+    for chunks in (None, {"time": 20}):
+        where = tmp_path / ("eager" if chunks is None else "lazy")
+        where.mkdir()
+        errors = check_bad_files(load_calcium, good, where, target=target, other=other,
+                                 chunks=chunks)
+        for kind, err in errors.items():
+            damaged = where / f"damaged-{kind}" / "plane0" / target
+            fmt = ("a NumPy .npy file holding suite2p's ops dict" if target == "ops.npy"
+                   else "a NumPy .npy array")
+            assert str(err) == bad_file_message(damaged, fmt, err.__cause__), (kind, chunks)
+
+
+def test_lazy_dff_window_longer_than_recording(rng):
+    # a 60 s window over 6 s of frames: dask's overlap was "larger than your array"
+    x = rng.uniform(1, 2, size=(60, 4))
+    eager = load_calcium(x, frame_rate=10.0, dff=True)
+    lazy = load_calcium(x, frame_rate=10.0, dff=True, chunks={"time": 20, "unit": 1})
+    np.testing.assert_array_equal(lazy.values, eager.values)
+
+
+@pytest.mark.parametrize(("shape", "what"), [((0, 2), "frame"), ((5, 0), "ROI")])
+def test_empty_array(shape, what):
+    msg = (f"Invalid value for 'source': the array of shape {shape} holds no {what}; expected "
+           "(n_frames, n_rois) with at least one of each.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_calcium(np.zeros(shape), frame_rate=1.0)
+
+
+def test_inf_is_rejected_nan_kept(rng, tmp_path):
+    x = rng.uniform(1, 2, size=(20, 3))
+    x[4, 1] = np.nan
+    da = check_loader(load_calcium, x, tmp_path, modality="calcium", frame_rate=10.0)
+    assert np.isnan(da.values).sum() == 1
+    x[7, 2] = np.inf
+    msg = (f"Invalid value for 'source': {_array_source_label(x)} holds 1 infinite value(s), "
+           "in unit(s) 'roi2'; a recording cannot measure infinity. Replace them with NaN (a "
+           "missing sample) if they mark gaps, or check how the data were written.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_calcium(x, frame_rate=10.0)
+
+
+def _array_source_label(x):
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+    return f"array {x.shape[0]}x{x.shape[1]} {x.dtype} sha256:{digest}"

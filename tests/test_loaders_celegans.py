@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from loader_checks import check_assembly, check_loader
+from loader_checks import bad_file_message, check_assembly, check_bad_files, check_loader
 
 import brainbridge as bb
 from brainbridge.analyses import normalize, smooth
@@ -705,3 +705,50 @@ def test_activity_errors(tmp_path, rng):
            "'calcium_data', 'time_in_seconds'. Map the names with columns={...}.")
     with pytest.raises(ValueError, match=re.escape(msg)):
         load_celegans_activity(no_map)
+
+
+# --------------------------------------------------------------------------- damaged files (issue 15)
+
+
+def _write_small_atlas(path: Path, rng) -> Path:
+    """A funatlas.h5 in the atlas layout (h5py), three neurons, no per-trial amplitudes."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f["neuron_ids"] = np.array([b"AVAL", b"AVAR", b"AVDL"])
+        group = f.create_group("wt")
+        for key in ("dFF", "q", "q_eq", "occ1"):
+            group[key] = rng.uniform(size=(3, 3))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "pickle", "json", "h5"])
+def test_damaged_files(fmt, tmp_path, rng):
+    good = tmp_path / "good"
+    good.mkdir()
+    if fmt == "parquet":
+        path, load, kwargs = good / "worms.parquet", load_celegans_activity, {}
+        _write_parquet(_worms(rng), path)
+        name = "Parquet"
+    elif fmt == "pickle":
+        folder = _write_pickles(_worms(rng), good / "pickles", rng)
+        path, load, kwargs = folder / "Kato2015.pickle", load_celegans_activity, {}
+        name = "a pickle"
+    elif fmt == "json":
+        path, load, kwargs = good / "conn.json", load_celegans_connectome, {}
+        _write_cect(path, ["AVAL", "AVAR"], Generic_CS=[[0, 1], [2, 0]])
+        name = "JSON"
+    else:
+        path = _write_small_atlas(good / "funatlas.h5", rng)
+        kwargs = {"trials": False}
+
+        def load(source, **kw):
+            return load_celegans_funatlas("wt", source=source, **kw)
+
+        name = "HDF5 (the funatlas.h5 layout)"
+    assert load(path, **kwargs) is not None
+    other = b'{"nodes": []}' if fmt != "json" else pickle.dumps({"nodes": []})
+    errors = check_bad_files(load, path, tmp_path, other=other, **kwargs)
+    for kind, err in errors.items():
+        damaged = tmp_path / f"damaged-{kind}" / path.name
+        assert str(err) == bad_file_message(damaged, name, err.__cause__), kind

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from loader_checks import check_loader
+from loader_checks import bad_file_message, check_bad_files, check_loader
 
 from brainbridge.loaders import load_eeg
 from brainbridge.loaders._common import package_data
@@ -434,14 +434,13 @@ def test_path_errors(tmp_path):
             "content has one of these formats.", txt)
 
 
+_EEG_FIX = ("Re-export or re-download it, or give it the ending of its real format (.fif, "
+            ".fif.gz, .edf, .bdf, .vhdr, .set). To accept a partial recording, read it with mne "
+            "yourself and pass the mne object.")
+
+
 def _bad_file_message(path, fmt, cause) -> str:
-    return (
-        f"Cannot read {str(path)!r} as {fmt} ({type(cause).__name__}: {cause}). The file may "
-        f"be truncated, or its content may not be {fmt} despite its ending. Re-export or "
-        "re-download it, or give it the ending of its real format (.fif, .fif.gz, .edf, .bdf, "
-        ".vhdr, .set). To accept a partial recording, read it with mne yourself and pass the "
-        "mne object."
-    )
+    return bad_file_message(path, fmt, cause, _EEG_FIX)
 
 
 @pytest.mark.parametrize("kind", ["truncated fif", "truncated edf", "text as edf",
@@ -466,6 +465,136 @@ def test_unreadable_files(kind, rng, tmp_path):
     for preload in (False, True):
         with pytest.raises(ValueError) as info:
             load_eeg(path, preload=preload)
+        if kind == "text as edf":
+            assert str(info.value) == _magic_message(path, "EDF", b"not an E", b"0       ")
+            continue
         cause = info.value.__cause__
         assert cause is not None
         assert str(info.value) == _bad_file_message(path, fmt, cause)
+
+
+def _magic_message(path, fmt, head, magic) -> str:
+    return (f"Cannot read {str(path)!r} as {fmt}: it starts with {head!r}, not the {fmt} "
+            f"version field {magic!r}. The file is corrupt, or its content is not {fmt} despite "
+            "its ending. Re-export or re-download it, or give it the ending of its real format "
+            "(.fif, .fif.gz, .edf, .bdf, .vhdr, .set).")
+
+
+# -- issue 15: damaged files, BrainVision size, events outside the recording ------------------
+
+
+@pytest.mark.filterwarnings("ignore:Encountered data in 'double' format:RuntimeWarning")
+@pytest.mark.parametrize("fmt", ["fif", "edf", "bdf", "brainvision", "eeglab"])
+def test_damaged_files(fmt, rng, tmp_path):
+    raw = _raw(rng, stim=False)
+    good = tmp_path / "good"
+    good.mkdir()
+    name = {"fif": "rec_raw.fif", "edf": "rec.edf", "bdf": "rec.bdf",
+            "brainvision": "rec.vhdr", "eeglab": "rec.set"}[fmt]
+    _write(raw, fmt, good / name)
+    # a BrainVision header is text: cutting the binary .eeg is what truncates the recording
+    target = {"truncated": "rec.eeg"} if fmt == "brainvision" else None
+    edf = tmp_path / "other.edf"
+    mne.export.export_raw(edf, raw, fmt="edf", verbose=False)
+    other = b"plain text\n" * 20 if fmt == "edf" else edf.read_bytes()
+    errors = check_bad_files(load_eeg, good / name, tmp_path, target=target, other=other,
+                             corrupt_at=128 if fmt == "eeglab" else 0, preload=True)
+    for kind, err in errors.items():
+        path = tmp_path / f"damaged-{kind}" / name
+        label = {"fif": "FIF", "edf": "EDF", "bdf": "BDF", "brainvision": "BrainVision",
+                 "eeglab": "EEGLAB"}[fmt]
+        if kind == "truncated" and fmt == "brainvision":
+            continue  # checked in test_brainvision_truncated
+        if kind != "truncated" and fmt in ("edf", "bdf"):
+            head = (other if kind == "renamed" else bytes(range(255, 191, -1)))[:8]
+            magic = b"0       " if fmt == "edf" else b"\xffBIOSEMI"
+            assert str(err) == _magic_message(path, label, head, magic), kind
+            continue
+        assert str(err) == _bad_file_message(path, label, err.__cause__), kind
+
+
+def _brainvision(rng, folder, *, events=None, data_points=False):
+    import pybv
+
+    folder.mkdir()
+    pybv.write_brainvision(data=rng.normal(scale=1e-5, size=(2, 1000)), sfreq=SFREQ,
+                           ch_names=["a", "b"], fname_base="rec", folder_out=folder,
+                           events=events, overwrite=True)
+    vhdr = folder / "rec.vhdr"
+    if data_points:
+        text = vhdr.read_text(encoding="utf-8")
+        vhdr.write_text(text.replace("NumberOfChannels=2", "NumberOfChannels=2\nDataPoints=1000"),
+                        encoding="utf-8")
+    return vhdr
+
+
+@pytest.mark.parametrize("case", ["data points", "odd size", "late marker"])
+def test_brainvision_truncated(case, rng, tmp_path):
+    # issue 15: an .eeg cut to half loaded as 500 of 1000 samples, without an error
+    events = np.array([[100, 1], [900, 2]]) if case == "late marker" else None
+    vhdr = _brainvision(rng, tmp_path / "bv", events=events, data_points=case == "data points")
+    eeg = vhdr.with_suffix(".eeg")
+    assert load_eeg(vhdr).sizes["time"] == 1000
+    content = eeg.read_bytes()
+    keep = len(content) // 2 - (3 if case == "odd size" else 0)
+    eeg.write_bytes(content[:keep])
+    for preload in (False, True):
+        with pytest.raises(ValueError) as info:
+            load_eeg(vhdr, preload=preload)
+        if case == "late marker":
+            assert str(info.value) == _bad_file_message(vhdr, "BrainVision",
+                                                        info.value.__cause__)
+            continue
+        want = ("2 channels x 1000 samples x 4 bytes = 8000 bytes" if case == "data points"
+                else "a whole number of samples of 2 channels x 4 bytes (8 bytes each)")
+        assert str(info.value) == (
+            f"Invalid value for 'source': the BrainVision data file {str(eeg)!r} holds {keep} "
+            f"bytes, but the header {str(vhdr)!r} describes {want}. The file is truncated or "
+            "corrupt; re-export or re-download it. To accept a partial recording, read it "
+            "with mne yourself and pass the mne object.")
+
+
+@pytest.mark.parametrize("sample", [1200, -5])
+def test_event_outside_recording(sample, rng, tmp_path):
+    # issue 15: an event outside the recording was reported as "may be truncated"
+    raw = _raw(rng)
+    path = tmp_path / "rec_raw.fif"
+    raw.save(path, verbose=False)
+    events = np.array([[100, 0, 1], [sample, 0, 2]])
+    msg = (f"Invalid value for 'events': event 1 ('house') is at sample {sample}, outside the "
+           "recording, whose samples run from 0 to 999 (0 to 9.99 s); 1 of 2 events lie "
+           "outside it. Event samples count from the start of the acquisition (including "
+           "raw.first_samp); check them, or drop those events.")
+    for source in (path, raw):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            load_eeg(source, events=events, event_id={"face": 1, "house": 2}, tmin=-0.1,
+                     tmax=0.2)
+    msg = ("Invalid value for 'tmin'/'tmax': the window [-5.0, 5.0] s around every one of the "
+           "2 events leaves the recording (samples 0 to 999), so every epoch would be NaN. "
+           "Narrow tmin/tmax.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_eeg(raw, events=np.array([[100, 0, 1], [900, 0, 2]]), tmin=-5.0, tmax=5.0)
+
+
+@pytest.mark.parametrize(("shape", "what"), [((0, 10), "channel"), ((2, 0), "sample")])
+def test_empty_array(shape, what):
+    msg = (f"Invalid value for 'source': the array of shape {shape} holds no {what}; expected "
+           "(n_channels, n_times) with at least one of each.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_eeg(np.zeros(shape), sfreq=100.0)
+
+
+def test_inf_is_rejected_nan_kept(rng, tmp_path):
+    data = rng.normal(scale=1e-5, size=(2, 300))
+    data[0, 5] = np.nan
+    da = load_eeg(data, sfreq=100.0, ch_names=["Fz", "Cz"])
+    assert np.isnan(da.values).sum() == 1
+    data[1, 9] = -np.inf
+    msg = ("Invalid value for 'source': numpy array (in memory) holds 1 infinite value(s), in "
+           "unit(s) 'Cz'; a recording cannot measure infinity. Replace them with NaN (a missing "
+           "sample) if they mark gaps, or check how the data were written.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_eeg(data, sfreq=100.0, ch_names=["Fz", "Cz"])
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_eeg(data, sfreq=100.0, ch_names=["Fz", "Cz"], events=np.array([[5, 0, 1]]),
+                 tmin=0.0, tmax=0.1)

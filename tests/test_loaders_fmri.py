@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from loader_checks import check_loader
+from loader_checks import bad_file_message, check_bad_files, check_loader
 from nilearn import datasets, image
 from nilearn.maskers import NiftiLabelsMasker, NiftiMasker
 
@@ -508,10 +508,10 @@ def test_truncated_nifti(tmp_path: Path, keep: float) -> None:
     raw = FMRI1.read_bytes()
     path = tmp_path / "truncated.nii.gz"
     path.write_bytes(raw[: int(len(raw) * keep)])
-    msg = (f"Could not read 'source' {str(path)!r}: the file is truncated or corrupt. Check it "
-           f"or download it again.")
-    with pytest.raises(ValueError, match=re.escape(msg)):
+    with pytest.raises(ValueError) as info:
         load_fmri(path, mask=np.ones(SHAPE, dtype=bool))
+    assert str(info.value) == bad_file_message(path, "NIfTI", info.value.__cause__,
+                                               "Check the file or download it again.")
 
 
 def test_mask_shape_mismatch(fmri1: nib.Nifti1Image) -> None:
@@ -639,3 +639,97 @@ def test_docstring_example() -> None:
     module = importlib.import_module("brainbridge.loaders._fmri")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --------------------------------------------------------------------------------------------
+# issue 15: damaged files of every format load_fmri reads
+
+FMRI_FIX = "Check the file or download it again."
+
+
+@pytest.mark.parametrize("fmt", ["nii", "nii.gz", "gii", "mgh", "mgz", "csv", "tsv"])
+def test_damaged_files(fmt: str, tmp_path: Path, rng: np.random.Generator) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    path = good / f"rec.{fmt}"
+    data = rng.normal(size=(4, 3, 2, 6)).astype(np.float32)
+    kwargs: dict = {"tr": 2.0}
+    if fmt.startswith("nii"):
+        _write_nifti(path, data, np.eye(4))
+        kwargs = {"mask": np.ones((4, 3, 2), dtype=bool)}
+    elif fmt == "gii":
+        nib.save(_gifti(rng.normal(size=(24, 6)).astype(np.float32), time_step="2000"), path)
+    elif fmt.startswith("mg"):
+        nib.save(nib.MGHImage(data.reshape(24, 1, 1, 6), np.eye(4)), path)
+    else:
+        pd.DataFrame(rng.normal(size=(30, 4)), columns=list("abcd")).to_csv(
+            path, sep="\t" if fmt == "tsv" else ",", index=False)
+    assert load_fmri(path, **kwargs).sizes["time"] in (6, 30)
+    # "renamed": a file of another format (a CSV table) under this ending
+    other = b"a,b\n1,2\n" * 10 if fmt not in ("csv", "tsv") else FMRI1.read_bytes()[:4096]
+    errors = check_bad_files(load_fmri, path, tmp_path, other=other, **kwargs)
+    fmt_name = {"nii": "NIfTI", "nii.gz": "NIfTI", "gii": "GIFTI", "mgh": "MGH/MGZ",
+                "mgz": "MGH/MGZ"}.get(fmt)
+    for kind, err in errors.items():
+        damaged = tmp_path / f"damaged-{kind}" / path.name
+        if fmt_name is not None:
+            assert str(err) == bad_file_message(damaged, fmt_name, err.__cause__, FMRI_FIX)
+        elif kind == "truncated":
+            n = str(err).split("has ")[1].split(" of")[0]
+            assert str(err) == (
+                f"Invalid value for 'source': the last row of {str(damaged)!r} has {n} of the "
+                "header's 4 fields; the file is truncated. Check the file or export it again.")
+        else:
+            table = "TSV" if fmt == "tsv" else "CSV"
+            assert str(err) == (f"Invalid value for 'source': {str(damaged)!r} is not a "
+                                f"readable {table} table (UnicodeDecodeError). Check the file.")
+
+
+@pytest.mark.parametrize("option", ["standardize", "detrend", "confounds"])
+def test_nan_is_not_spread_by_processing(tmp_path: Path, rng: np.random.Generator,
+                                         option: str) -> None:
+    # policy (issue 15): NaN stays where the file has it; processing that would turn it into
+    # a NaN series raises, naming the units
+    x = rng.normal(size=(30, 3))
+    x[3, 1] = np.nan
+    path = tmp_path / "rois.csv"
+    pd.DataFrame(x, columns=list("abc")).to_csv(path, index=False)
+    da = load_fmri(path, tr=2.0)
+    assert np.isnan(da.values).sum() == 1 and np.isnan(da.values[3, 1])
+    kwargs = {"standardize": {"standardize": True}, "detrend": {"detrend": True},
+              "confounds": {"confounds": rng.normal(size=(30, 2))}}[option]
+    steps = option
+    msg = (f"Invalid value for {option!r}: 1 unit(s) of {str(path)!r} hold NaN "
+           f"('b'); {steps} would make their whole series NaN. Load without these "
+           "options and fill or drop those samples first (e.g. interpolate), or leave the "
+           "units out with mask=/atlas=.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_fmri(path, tr=2.0, **kwargs)
+
+
+def test_degenerate_tables(tmp_path: Path) -> None:
+    one = tmp_path / "one.csv"
+    pd.DataFrame(np.ones((1, 3)), columns=list("abc")).to_csv(one, index=False)
+    msg = (f"Invalid value for 'standardize': {str(one)!r} holds 1 volume(s); standardize "
+           "need(s) at least 2. Load it without them.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_fmri(one, tr=2.0, standardize=True)
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame(np.zeros((0, 3)), columns=list("abc")).to_csv(empty, index=False)
+    msg = ("Invalid value for 'source': expected an ROI table with one numeric column per "
+           f"region and one row per volume; {str(empty)!r} has no data.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_fmri(empty, tr=2.0)
+
+
+def test_inf_is_rejected(tmp_path: Path, rng: np.random.Generator) -> None:
+    # policy (issue 15): NaN is a missing sample and is kept; +-inf is never a measurement
+    x = rng.normal(size=(10, 3))
+    x[2, 0], x[5, 2] = np.inf, -np.inf
+    path = tmp_path / "rois.csv"
+    pd.DataFrame(x, columns=list("abc")).to_csv(path, index=False)
+    msg = (f"Invalid value for 'source': {str(path)!r} holds 2 infinite value(s), in unit(s) "
+           "'a', 'c'; a recording cannot measure infinity. Replace them with NaN (a missing "
+           "sample) if they mark gaps, or check how the data were written.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_fmri(path, tr=2.0)

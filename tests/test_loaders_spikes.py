@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import math
 import re
+import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from loader_checks import check_loader
+from loader_checks import bad_file_message, check_bad_files, check_loader
 
 from brainbridge.loaders import load_grasshopper, load_spikes
+from brainbridge.loaders._spikes import _GRASSHOPPER_SHA256, _parse_grasshopper
 
 NITIME_DATA = Path(importlib.util.find_spec("nitime").submodule_search_locations[0]) / "data"
 
@@ -243,3 +248,103 @@ def test_grasshopper_errors():
             "Invalid value for 'bin_size': expected a whole multiple of the stimulus sample "
             "period (5e-05 s); got 7e-05.")):
         load_grasshopper(1, bin_size=7e-5)
+
+
+# -- issue 15 ---------------------------------------------------------------------------------
+
+
+def _exact_counts(times, unit, bin_size, t_start, n_bins):
+    """Counts per bin from the decimal values as exact rationals (Fraction)."""
+    scale = {"s": 1, "ms": 1000, "us": 10**6}[unit]
+    width, start = Fraction(str(bin_size)), Fraction(str(t_start))
+    counts = [0] * n_bins
+    for t in times:
+        i = math.floor((Fraction(str(t)) / scale - start) / width)
+        if 0 <= i < n_bins:
+            counts[i] += 1
+    return counts
+
+
+@pytest.mark.parametrize(("unit", "step", "bin_size", "t_start", "n_bins"), [
+    ("ms", 100.0, 0.1, 0.0, 10), ("ms", 100.0, 0.1, 0.2, 8), ("ms", 10.0, 0.01, 0.0, 100),
+    ("s", 0.1, 0.1, 0.0, 10), ("s", 0.3, 0.3, 0.3, 9), ("us", 700.0, 0.0007, 0.0, 50),
+    ("ms", 50.0, 0.05, 0.1, 18), ("s", 0.001, 0.001, 0.0, 1000)])
+def test_spikes_on_edges_go_to_the_later_bin(unit, step, bin_size, t_start, n_bins):
+    # issue 15: spikes at 300, 600 and 700 ms fell one 100 ms bin early (float edges)
+    times = [round(k * step, 6) for k in range(0, 2 * n_bins)]
+    t_stop = round(t_start + n_bins * bin_size, 9)
+    da = load_spikes([np.array(times)], time_unit=unit, bin_size=bin_size, t_start=t_start,
+                     t_stop=t_stop)
+    assert da.values[:, 0].tolist() == _exact_counts(times, unit, bin_size, t_start, n_bins)
+    # without t_stop the grid ends with the last spike's bin, placed the same way
+    last = load_spikes([np.array(times)], time_unit=unit, bin_size=bin_size, t_start=t_start)
+    n = last.sizes["time"]
+    assert last.values[:, 0].tolist() == _exact_counts(times, unit, bin_size, t_start, n)
+    assert _exact_counts(times[-1:], unit, bin_size, t_start, n)[-1] == 1
+
+
+def test_issue_example_and_rate():
+    da = load_spikes([np.arange(1, 10) * 100.0], time_unit="ms", bin_size=0.1, t_stop=1.0)
+    assert da.values[:, 0].tolist() == [0] + [1] * 9
+
+
+def test_too_many_bins(monkeypatch):
+    # issue 15: bin_size=1e-12 was a 72.8 TiB MemoryError
+    monkeypatch.setattr("brainbridge.loaders._spikes._memory_bytes", lambda: 16 * 2**30)
+    times = [np.arange(1, 10) * 100.0] * 9
+    msg = ("Invalid value for 'bin_size': 1e-12 s from t_start=0.0 s to t_stop=1.0 s makes "
+           "1e+12 bins x 9 units, a 72.8 TiB array, more than this machine's 16.0 GiB of "
+           "memory. Use a larger bin_size or a shorter t_stop - t_start.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_spikes(times, time_unit="ms", bin_size=1e-12, t_stop=1.0)
+    msg = ("Invalid value for 'bin_size': 1e-12 s from t_start=0.0 s to the last spike makes "
+           "9e+11 bins x 9 units, a 65.5 TiB array, more than this machine's 16.0 GiB of "
+           "memory. Use a larger bin_size or a shorter t_stop - t_start.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_spikes(times, time_unit="ms", bin_size=1e-12)
+
+
+@pytest.mark.parametrize("name", ["grasshopper_spike_times1.txt", "grasshopper_stimulus1.txt"])
+def test_grasshopper_damaged_files(name, tmp_path, monkeypatch):
+    good = tmp_path / "good"
+    good.mkdir()
+    for f in ("grasshopper_spike_times1.txt", "grasshopper_stimulus1.txt"):
+        shutil.copy2(NITIME_DATA / f, good / f)
+    folder = {"dir": good}
+
+    def package_data(package, *parts, install):
+        return folder["dir"] / parts[-1]
+
+    monkeypatch.setattr("brainbridge.loaders._spikes.package_data", package_data)
+
+    def load(path):
+        folder["dir"] = path.parent
+        return load_grasshopper(1)
+
+    errors = check_bad_files(load, good / name, tmp_path, companions=[
+        f for f in ("grasshopper_spike_times1.txt", "grasshopper_stimulus1.txt") if f != name])
+    for kind, err in errors.items():
+        damaged = tmp_path / f"damaged-{kind}" / name
+        digest = hashlib.sha256(damaged.read_bytes()).hexdigest()
+        expected = _GRASSHOPPER_SHA256[name]
+        assert str(err) == (
+            f"{str(damaged)!r} is not the file nitime 0.12.1 ships (sha256 {digest}, expected "
+            f"{expected}): it is truncated, corrupt or from another version. Reinstall nitime "
+            "with: pip install nitime==0.12.1 --force-reinstall")
+    # the parser itself names the file when its text cannot be read
+    bad = tmp_path / "bad_stimulus.txt"
+    bad.write_text("0 0.1\n50 0.2\n100\n")
+    with pytest.raises(ValueError) as info:
+        _parse_grasshopper(good / "grasshopper_spike_times1.txt", bad, 1, None)
+    assert str(info.value) == bad_file_message(
+        bad, "a text table of time (us) and stimulus amplitude", info.value.__cause__)
+
+
+def test_bin_longer_than_grid_and_bool_condition():
+    msg = ("Invalid value for 'bin_size': 2.5 s is longer than t_stop - t_start = 1.0 s, so the "
+           "grid holds no whole bin; choose a bin_size that divides t_stop - t_start.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        load_spikes([[0.5]], bin_size=2.5, t_stop=1.0)
+    with pytest.raises(TypeError, match=re.escape(
+            "Invalid type for 'condition': expected 1 or 2 (int); got True.")):
+        load_grasshopper(True)

@@ -274,3 +274,38 @@ def test_plot_correlation_partners(rng, top_k):
             "Invalid value for 'result': expected the Dataset returned by neuron_correlation (with an "
             "'r' over 'unit_a'); got Dataset with variables ['score'].")):
         plot_correlation_partners(xr.Dataset({"score": ("unit", [1.0])}))
+
+
+def test_aligned_by_id_and_non_finite_input_raises(rng):
+    """Issue #15, findings 4 and 10: permuted ids give the aligned result, disjoint ids and
+    a unit with a NaN raise (as cka and encoding_score do) instead of a NaN row."""
+    stim = [f"s{i}" for i in range(30)]
+    x = _da(rng.standard_normal((30, 4)), stim, "a")
+    y = _da(rng.standard_normal((30, 5)), stim, "b")
+    order = rng.permutation(30)
+    np.testing.assert_allclose(neuron_correlation(x, y.isel(stimulus=order))["r"],
+                               neuron_correlation(x, y)["r"], rtol=1e-12)
+    np.testing.assert_allclose(match_units(x, y.isel(stimulus=order))["r"],
+                               match_units(x, y)["r"], rtol=1e-12)
+    other = y.assign_coords(stimulus=[f"z{i}" for i in range(30)])
+    msg = "'a' and 'b' share no 'stimulus' ids"
+    for fn in (neuron_correlation, match_units):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            fn(x, other)
+    bad = x.copy(deep=True)
+    bad[5, 2] = np.nan
+    msg = ("Invalid value for 'a': expected finite numbers; got 1 NaN of 120 entries, the first "
+           "at stimulus='s5', unit='a2'. Correlations need complete data; drop the units or "
+           "samples with missing values first, e.g. a.dropna('unit').")
+    for fn in (neuron_correlation, match_units):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            fn(bad, y)
+    arr = y.values.copy()
+    arr[0, 0] = np.inf
+    msg = ("Invalid value for 'b': expected finite numbers; got 1 inf of 150 entries, the first "
+           "at index (0, 0).")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        neuron_correlation(x.values, arr)
+    msg = "Invalid type for 'a': expected real numbers; got dtype complex128."
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        neuron_correlation(x.values.astype(complex), y.values)

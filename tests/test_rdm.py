@@ -316,8 +316,9 @@ def test_by_not_a_unit_coord(rng):
 def test_nan_input(rng):
     x = rng.standard_normal((4, 3))
     x[1, 2] = np.nan
-    msg = ("'x' holds NaN; RDMs need complete patterns. Drop the units with missing values "
-           "first, e.g. x.dropna('unit', how='any').")
+    msg = ("Invalid value for 'x': expected finite numbers; got 1 NaN of 12 entries, the first "
+           "at stimulus=1, unit=2. RDMs need complete, finite patterns. Drop the units with "
+           "missing values first, e.g. x.dropna('unit', how='any').")
     with pytest.raises(ValueError, match=re.escape(msg)):
         rdm(x, device="cpu")
 
@@ -363,3 +364,54 @@ def test_noise_precision_fewer_observations_than_units(rng):
     ours = noise_precision(res, device="cpu").values
     theirs = rsn.prec_from_residuals(res, method="shrinkage_diag")
     np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=RTOL * np.abs(theirs).max())
+
+
+def test_inf_complex_empty_and_bad_noise_raise(rng):
+    """Issue #15, findings 10, 11 and 6: one policy for non-finite and degenerate input."""
+    x = _assembly(rng.standard_normal((5, 4)), ("stimulus", "unit"), stimulus=_ids(5))
+    bad = x.copy(deep=True)
+    bad[2, 1] = np.inf
+    msg = ("Invalid value for 'x': expected finite numbers; got 1 inf of 20 entries, the first "
+           "at stimulus='s002', unit='1'. RDMs need complete, finite patterns.")
+    for method in ("euclidean", "correlation"):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            rdm(bad, method=method, device="cpu")
+    msg = ("Invalid type for 'x': expected real numbers; got dtype complex128. Pass the part you "
+           "mean explicitly, e.g. np.abs(x) or x.real.")
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        rdm(x.values + 1j, device="cpu")
+    msg = ("Invalid value for 'x': an RDM needs at least 1 unit (the patterns compared); got 0 "
+           "along 'unit' (x has shape {'stimulus': 10, 'unit': 0}). Pass responses with units.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        rdm(np.zeros((10, 0)), device="cpu")
+    prec = np.eye(4)
+    prec[0, 0] = np.nan
+    msg = ("Invalid value for 'noise': expected finite numbers; got 1 NaN of 16 entries, the "
+           "first at index (0, 0). A precision matrix must be finite;")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        rdm(x, method="mahalanobis", noise=prec, device="cpu")
+
+
+def test_noise_precision_and_rdm_vector_checks(rng):
+    """Issue #15: residuals follow the finite-data rule, dof is an integer >= 1, and an RDM
+    vector keeps NaN (a missing pair) but rejects inf."""
+    res = rng.standard_normal((20, 4))
+    res[3, 2] = np.nan
+    msg = ("Invalid value for 'residuals': expected finite numbers; got 1 NaN of 80 entries, the "
+           "first at index (3, 2). A noise estimate needs complete residuals;")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        noise_precision(res)
+    msg = ("Invalid value for 'dof': expected an integer >= 1 (degrees of freedom of the "
+           "residuals); got 2.5.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        noise_precision(rng.standard_normal((20, 4)), dof=2.5)
+    r = rdm(_assembly(rng.standard_normal((4, 3)), ("stimulus", "unit"), stimulus=_ids(4)),
+            device="cpu")
+    missing = r.copy(deep=True)
+    missing[0, 1] = missing[1, 0] = np.nan
+    assert np.isnan(rdm_vector(missing).values[0])
+    missing[0, 1] = missing[1, 0] = np.inf
+    msg = ("Invalid value for 'r': expected finite numbers or NaN (a missing value); got 2 inf "
+           "of 16 entries, the first at stimulus='s000', stimulus_='s001'.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        rdm_vector(missing)

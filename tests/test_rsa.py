@@ -94,3 +94,22 @@ def test_classical_mds_recovers_planar_distances(rng):
     points = rng.normal(size=(12, 2))
     d = squareform(pdist(points))
     np.testing.assert_allclose(squareform(pdist(classical_mds(d))), d, atol=1e-10)
+
+
+def test_rsa_aligns_by_id_and_checks_n_boot(systems, rng):
+    """Issue #15, findings 4 and 6: permuted stimuli give the aligned result; bad n_boot."""
+    model, brain = systems
+    order = rng.permutation(model.sizes["stimulus"])
+    ref = rsa(model, brain, n_boot=20, random_state=0, device="cpu", progress=False)
+    got = rsa(model.isel(stimulus=order), brain, n_boot=20, random_state=0, device="cpu",
+              progress=False)
+    np.testing.assert_allclose(got["similarity"], ref["similarity"], rtol=1e-12)
+    other = brain.assign_coords(stimulus=[f"z{i}" for i in range(brain.sizes["stimulus"])])
+    msg = "'x' and 'y' share no 'stimulus' ids: 'x' has ['img0', 'img1', 'img2', 'img3', 'img4'"
+    with pytest.raises(bb.AssemblyError, match=re.escape(msg)):
+        rsa(model, other, device="cpu")
+    for n_boot, got_ in [(2.5, "2.5"), (-1, "-1")]:
+        msg = (f"Invalid value for 'n_boot': expected an integer >= 0 (bootstrap samples; 0 "
+               f"skips it); got {got_}.")
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            rsa(model, brain, n_boot=n_boot, device="cpu")

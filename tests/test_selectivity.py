@@ -131,7 +131,7 @@ def test_does_not_mutate_input(rng):
     before = x.copy(deep=True)
     for method in SELECTIVITY_METHODS:
         if method in ("lifetime_sparseness", "population_sparseness"):
-            selectivity(x, method=method)
+            selectivity(abs(x), method=method)
         elif method == "anova":
             selectivity(x, "cat", method=method)
         else:
@@ -479,3 +479,41 @@ def test_selective_fraction_errors(rng):
     with pytest.raises(ValueError, match=re.escape(
             "Invalid value for 'threshold': a DataArray must be over 'unit'")):
         selective_fraction(x, "face", threshold=bar)
+
+
+def test_invalid_parameters_and_degenerate_inputs(rng):
+    """Issue #15, findings 9 and 11."""
+    x, _, _ = _make(rng)
+    msg = ("Invalid value for 'threshold': expected a finite number (activation level); got "
+           "nan.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        dead_neurons(x, threshold=float("nan"))
+    for method in ("csi", "lifetime_sparseness", "population_sparseness"):
+        msg = (f"Invalid value for 'x': method {method!r} needs non-negative responses; got a "
+               f"minimum of {float(x.min()):.6g}. Rectify or shift them first (e.g. "
+               "x.clip(min=0)), or use method='dprime'.")
+        kw = {"labels": "face"} if method == "csi" else {}
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            selectivity(x, method=method, **kw)
+    one = np.zeros(x.sizes["stimulus"], dtype=bool)
+    one[0] = True
+    for method in ("dprime", "t"):
+        msg = (f"Invalid value for 'target': method {method!r} needs at least 2 stimuli with the "
+               f"target label and 2 without (a variance per group); got 1 with True and "
+               f"{one.size - 1} without. Add stimuli, or use method='csi'.")
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            selectivity(x, one, method=method)
+    bad = x.copy(deep=True)
+    bad[1, 0] = np.inf
+    msg = ("Invalid value for 'x': expected finite numbers or NaN (a missing value); got 1 inf "
+           "of 2400 entries, the first at stimulus='s1', unit='u0'.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        selectivity(bad, "face")
+
+
+def test_positional_cutoff_is_checked(rng):
+    x = xr.DataArray(rng.normal(size=(4, 3, 2)), dims=("stimulus", "token", "unit"))
+    msg = ("Invalid value for 'cutoff': expected a finite number in [0, 1] (fraction of variance "
+           "explained by position); got nan.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        positional_neurons(x, cutoff=float("nan"))

@@ -103,8 +103,13 @@ def test_truncated_file_is_a_clear_error(tmp_path, rng):
     path = bb.save(a, tmp_path / "x.nc")
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(OSError, match=re.escape(f"Cannot read {str(path)!r} as netcdf: ")):
+    msg = (f"Cannot read {str(path)!r} as NetCDF4/HDF5 (OSError: Unable to synchronously open "
+           "file (truncated file: eof = ")
+    with pytest.raises(ValueError, match=re.escape(msg)) as info:
         bb.load(path)
+    assert str(info.value).endswith(
+        "The file may be truncated or corrupt, or its content may not be NetCDF4/HDF5 despite "
+        "its ending. Save it again from its source, or give it the ending of its real format.")
 
 
 def test_unstorable_attr_leaves_old_file(tmp_path, rng):

@@ -11,7 +11,7 @@ import yaml
 
 from brainbridge.studies._context import StudyError, allowed_keys
 from brainbridge.studies._sections import ANALYSES
-from brainbridge.studies._study import RENAMED, SOURCES, Study, load_study, study_names
+from brainbridge.studies._study import RENAMED, SOURCES, Study, load_study, run_study, study_names
 
 pytest.importorskip("matplotlib")
 
@@ -91,9 +91,34 @@ def test_allowed_keys_and_defaults_come_from_the_parameter_objects():
      "study: analyses.0 (receptor_fit): 'epochs' must be an integer >= 1; got True."),
     ({"analyses": [{"kind": "receptor_fit", "source": "s", "models": ["elm", "gru"]}]},
      "study: analyses.0 (receptor_fit): 'models' must be a list of values from 'lif', 'elm', 'lstm'; "
-     "got ['elm', 'gru']."),
+     "got ['elm', 'gru'] (item 1, 'gru', is not one of 'lif', 'elm', 'lstm')."),
+    ({"analyses": [{"kind": "receptor_fit", "source": "s", "models": "elm"}]},
+     "study: analyses.0 (receptor_fit): 'models' must be a list of values from 'lif', 'elm', 'lstm'; "
+     "got the string 'elm' (write [elm])."),
+    ({"analyses": [{"kind": "receptor_fit", "source": "s", "hidden": 2.5}]},
+     "study: analyses.0 (receptor_fit): 'hidden' must be an integer >= 1; got 2.5."),
+    ({"analyses": ["receptor_fit"]},
+     "study: analyses.0: expected a mapping with a 'kind' key (e.g. {kind: selectivity, ...}); got str "
+     "'receptor_fit'. Analysis kinds: selectivity, layer_similarity, top_stimuli, model_recovery, "
+     "structure_function, receptor_fit."),
+    ({"analyses": [{"source": "s"}]},
+     "study: analyses.0: expected a mapping with a 'kind' key (e.g. {kind: selectivity, ...}); got a "
+     "mapping without 'kind' (keys: source). Analysis kinds:"),
+    ({"sources": {"s": "grasshopper"}},
+     "study: sources.s: expected a mapping with a 'kind' key (e.g. {kind: activations, ...}); got str "
+     "'grasshopper'. Source kinds: activations, celegans_connectome, celegans_funatlas, grasshopper."),
+    ({"sources": ["s"]}, "study: 'sources' must be a mapping; got list ['s']."),
+    ({"analyses": {"kind": "receptor_fit"}},
+     "study: 'analyses' must be a list; got dict {'kind': 'receptor_fit'}."),
+    ({"quick": ["analyses.0.epochs"]},
+     "study: 'quick' must be a mapping of dotted paths to values (e.g. analyses.0.n_permutations: 20); "
+     "got list ['analyses.0.epochs']."),
     ({"sources": {"s": {"kind": "activations", "stimuli": 3}}},
-     "study: sources.s (activations): 'stimuli' must be a string or a list of strings; got 3."),
+     "study: sources.s (activations): 'stimuli' must be a string or a non-empty list of strings; "
+     "got 3."),
+    ({"sources": {"s": {"kind": "activations", "layers": []}}},
+     "study: sources.s (activations): 'layers' must be a string or a non-empty list of strings; "
+     "got []."),
     ({"sources": {"s": {"kind": "activations", "limit": 0}}},
      "study: sources.s (activations): 'limit' must be an integer >= 1 or null; got 0."),
     ({"analyses": [{"kind": "receptor_fit", "source": "s", "title": 3}]},
@@ -114,7 +139,11 @@ def test_validation_errors_name_the_entry(change, message):
      "study: analyses.0 (selectivity): source 'g' is a 'grasshopper' source; this analysis needs "
      "'activations'."),
     ([{"kind": "model_recovery", "source": "i", "truth": "_blocks.1", "noise_levels": [0, -1]}],
-     "study: analyses.0 (model_recovery): 'noise_levels' must be a list of numbers >= 0; got [0, -1]."),
+     "study: analyses.0 (model_recovery): 'noise_levels' must be a non-empty list of numbers >= 0; "
+     "got [0, -1] (item 1, -1, is not a number >= 0)."),
+    ([{"kind": "model_recovery", "source": "i", "truth": "_blocks.1", "metrics": []}],
+     "study: analyses.0 (model_recovery): 'metrics' must be a non-empty list of values from 'rsa', "
+     "'cka', 'encoding'; got []."),
     ([{"kind": "top_stimuli", "source": "i", "rank_by": "selectivity"}],
      "study: analyses.0 (top_stimuli): rank_by 'selectivity' names no earlier analysis; it must be the "
      "id of a 'selectivity' analysis listed before this one (earlier selectivity analyses: none)."),
@@ -166,8 +195,18 @@ def test_run_study_refuses_quick_for_a_full_study(tmp_path):
 
 
 def test_file_errors(tmp_path):
-    with pytest.raises(StudyError, match=re.escape("study 'vision' is neither a built-in study")):
-        load_study("vision")
+    with pytest.raises(StudyError, match=re.escape(
+            "Invalid value for 'source': study 'colour' is neither a built-in study nor a file. Built-in "
+            "studies: 1_celegans_structure_function, 2_vision_units, 3_model_recovery, "
+            "4_auditory_receptor.")):
+        load_study("colour")
+    with pytest.raises(StudyError, match=re.escape(
+            "Invalid value for 'study': study '2_vision_unit' is neither a built-in study nor a file. "
+            "Did you mean '2_vision_units'? Built-in studies:")):
+        run_study("2_vision_unit", tmp_path / "out")
+    with pytest.raises(TypeError, match=re.escape(
+            "Invalid type for 'source': expected a study name, a YAML file or a dict; got int.")):
+        load_study(3)
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nname: [unclosed\n")
     with pytest.raises(StudyError, match=re.escape(f"{bad}: not valid YAML")):
@@ -175,8 +214,39 @@ def test_file_errors(tmp_path):
     quick = tmp_path / "q.yaml"
     quick.write_text(yaml.safe_dump(_minimal(quick={"analyses.3.epochs": 1})))
     with pytest.raises(StudyError, match=re.escape(
-            f"{quick}: quick: path 'analyses.3.epochs' does not exist")):
+            f"{quick}: quick: path 'analyses.3.epochs' does not exist in the study: 'analyses' is a "
+            "list of 1 entry; '3' is not an index in 0..0.")):
         load_study(quick, quick=True)
+
+
+@pytest.mark.parametrize("path,message", [
+    ("analyses.3.epochs", "'analyses' is a list of 1 entry; '3' is not an index in 0..0."),
+    ("analyses.first.epochs", "'analyses' is a list of 1 entry; 'first' is not an index in 0..0."),
+    ("sources.t.condition", "'sources' has no key 't'. Its keys: s."),
+    ("sources.ss.condition", "'sources' has no key 'ss'. Did you mean 's'? Its keys: s."),
+    ("sources.s.condition.x", "'sources.s.condition' is the value 1, not a mapping or a list."),
+    ("analyses.0.models.5", "'analyses.0.models' is a list of 2 entries; '5' is not an index in 0..1."),
+])
+def test_quick_override_of_a_missing_entry(path, message):
+    """Issue 15: a quick: path to a missing entry; the message says what is there."""
+    study = _minimal(quick={path: 1})
+    study["analyses"][0]["models"] = ["elm", "lif"]
+    with pytest.raises(StudyError, match=re.escape(
+            f"study: quick: path {path!r} does not exist in the study: {message}")):
+        load_study(study, quick=True)
+    load_study(study)  # without --quick the overrides are not applied
+
+
+def test_quick_override_through_the_cli(tmp_path, capsys):
+    from brainbridge.cli._main import main
+
+    study = tmp_path / "q.yaml"
+    study.write_text(yaml.safe_dump(_minimal(quick={"analyses.3.epochs": 1})))
+    assert main(["run", str(study), "--quick", "--out", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == (
+        f"brainbridge run: error: {study}: quick: path 'analyses.3.epochs' does not exist in the "
+        "study: 'analyses' is a list of 1 entry; '3' is not an index in 0..0.\n")
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.fixture(scope="module")

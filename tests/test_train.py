@@ -160,8 +160,95 @@ def test_resume_refuses_other_settings(task, tmp_path):
     torch.save({"format": "other"}, tmp_path / "junk.pt")
     with pytest.raises(ValueError, match=re.escape(
             f"Invalid value for 'checkpoint': {str(tmp_path / 'junk.pt')!r} is not a brainbridge "
-            "training checkpoint (format 'brainbridge.snn.train/1'). Pass resume=False to start afresh.")):
+            "training checkpoint (format 'brainbridge.snn.train/1'); it holds format 'other'. "
+            "Delete it, or pass resume=False to start afresh (it is then overwritten).")):
         train(TinyGRU(4, 3), task, epochs=2, device="cpu", checkpoint=tmp_path / "junk.pt", resume=True)
+
+
+def _damaged(path, how):
+    message = "Delete it, or pass resume=False to start afresh (it is then overwritten)."
+    unreadable = (f"Invalid value for 'checkpoint': {str(path)!r} is not a brainbridge training "
+                  "checkpoint, or it is damaged (truncated or overwritten): torch.load cannot read "
+                  "it. " + message)
+    if how == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+        return unreadable
+    if how == "empty":
+        path.write_bytes(b"")
+        return unreadable
+    if how == "text":
+        path.write_text("epoch,loss\n1,0.5\n")
+        return unreadable
+    if how == "pickle":  # a plain pickle of a numpy array: not loadable with weights_only
+        import pickle
+
+        with open(path, "wb") as f:
+            pickle.dump(np.zeros(3), f, protocol=4)
+        return unreadable
+    if how == "plain dict":
+        torch.save({"weights": torch.zeros(2)}, path)
+        return (f"Invalid value for 'checkpoint': {str(path)!r} is not a brainbridge training "
+                "checkpoint (format 'brainbridge.snn.train/1'); it holds a dict without a 'format' "
+                "key. " + message)
+    if how == "list":
+        torch.save([1, 2], path)
+        return (f"Invalid value for 'checkpoint': {str(path)!r} is not a brainbridge training "
+                "checkpoint (format 'brainbridge.snn.train/1'); it holds a list. " + message)
+    payload = torch.load(path, weights_only=True)
+    if how == "missing key":
+        del payload["optimizer"]
+        torch.save(payload, path)
+        return (f"Invalid value for 'checkpoint': {str(path)!r} is a damaged brainbridge training "
+                "checkpoint: 'optimizer' is missing or not a mapping. " + message)
+    assert how == "bad rng"
+    payload["rng"] = {"torch": "garbage"}
+    torch.save(payload, path)
+    return (f"Invalid value for 'checkpoint': {str(path)!r} is a damaged brainbridge training "
+            "checkpoint: its random states or metrics cannot be read (")
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "text", "pickle", "plain dict", "list",
+                                 "missing key", "bad rng"])
+def test_resume_from_a_damaged_or_foreign_checkpoint(task, tmp_path, how):
+    ckpt = tmp_path / "c.pt"
+    kw = {"device": "cpu", "progress": False}
+    train(TinyGRU(4, 3), task, epochs=1, checkpoint=ckpt, **kw)
+    message = _damaged(ckpt, how)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(TinyGRU(4, 3), task, epochs=2, checkpoint=ckpt, resume=True, **kw)
+    # the fix the message gives works: without resume the file is overwritten
+    train(TinyGRU(4, 3), task, epochs=1, checkpoint=ckpt, **kw)
+    train(TinyGRU(4, 3), task, epochs=2, checkpoint=ckpt, resume=True, **kw)
+
+
+def test_resume_into_another_model(task, tmp_path):
+    ckpt = tmp_path / "c.pt"
+    train(TinyGRU(4, 3), task, epochs=1, checkpoint=ckpt, device="cpu", progress=False)
+    with pytest.raises(ValueError, match=re.escape(
+            f"Cannot resume from {str(ckpt)!r}: its weights do not fit this model (Error(s) in "
+            "loading state_dict for TinyGRU: size mismatch for")):
+        train(TinyGRU(4, 3, hidden=16), task, epochs=2, checkpoint=ckpt, resume=True, device="cpu",
+              progress=False)
+
+
+def test_checkpoint_path_is_checked_before_training(task, tmp_path):
+    model = TinyGRU(4, 3)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(IsADirectoryError, match=re.escape(
+            f"Invalid value for 'checkpoint': {str(tmp_path)!r} is a folder; expected a file path, "
+            f"e.g. {str(tmp_path / 'checkpoint.pt')!r}.")):
+        train(model, task, epochs=1, checkpoint=tmp_path, device="cpu", progress=False)
+    (tmp_path / "file").write_text("")
+    below_a_file = tmp_path / "file" / "c.pt"
+    with pytest.raises(FileExistsError, match=re.escape(
+            f"Cannot write the checkpoint {str(below_a_file)!r}: its folder "
+            f"{str(below_a_file.parent)!r} cannot be created (File exists).")):
+        train(model, task, epochs=1, checkpoint=below_a_file, device="cpu", progress=False)
+    with pytest.raises(TypeError, match=re.escape(
+            "Invalid type for 'checkpoint': expected a file path or None; got int.")):
+        train(model, task, epochs=1, checkpoint=3, device="cpu", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # nothing trained
 
 
 def test_argument_errors(task):

@@ -16,10 +16,12 @@ import xarray as xr
 from .._assembly import SCHEMA_VERSION, validate
 from .._checks import AssemblyError, _check_option, _suggest, _validate_type, check_scalar
 from .._config import resolve_device
-from .._storage import _format_of, atomic_path, load
+from .._storage import _atomic_store, _format_of, load
 from ._units import Units, unit_table
 
 logger = logging.getLogger(__name__)
+
+_OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 #: How a layer's output of shape (batch, channel, *positions) becomes units.
 #: ``None`` is the same as ``"flatten"``: one unit per channel and position.
@@ -99,6 +101,8 @@ def _batches(
         if stimulus_ids is None and "stimulus" in stimuli.coords:
             stimulus_ids = [str(s) for s in stimuli["stimulus"].values]
         stimuli = stimuli.transpose("stimulus", ...).values
+    if preprocess is None:
+        _check_numeric(stimuli)
     if isinstance(stimuli, (np.ndarray, torch.Tensor)) or (
         isinstance(stimuli, Sequence) and not isinstance(stimuli, (str, bytes))
     ):
@@ -152,13 +156,53 @@ def _batch_len(batch: Any) -> int:
     return len(batch)
 
 
-def _to_device(batch: Any, device: Any) -> Any:
+def _check_numeric(x: Any, name: str = "stimuli") -> None:
+    """Raise a TypeError unless an array or tensor holds real numbers (bool, int or float)."""
+    if isinstance(x, np.ndarray):
+        kind, dtype = x.dtype.kind, str(x.dtype)
+    elif isinstance(x, torch.Tensor):
+        kind, dtype = ("c" if x.is_complex() else "f"), str(x.dtype)
+    else:
+        return
+    if kind == "c":
+        raise TypeError(
+            f"Invalid type for {name!r}: expected real numbers; got complex values ({dtype}). "
+            "The imaginary part would be lost: pass np.abs(...) or np.real(...) explicitly."
+        )
+    if kind not in "biuf":
+        raise TypeError(
+            f"Invalid type for {name!r}: expected an array of numbers; got dtype {dtype}. "
+            "Convert it (e.g. np.asarray(stimuli, dtype=np.float32)), or give a 'preprocess' "
+            "function that turns a batch of stimuli into the model's input."
+        )
+
+
+def _shape(batch: Any) -> str:
+    if isinstance(batch, dict):
+        return ", ".join(f"{k}: {tuple(getattr(v, 'shape', ()))}" for k, v in batch.items())
+    return str(tuple(getattr(batch, "shape", (len(batch),) if hasattr(batch, "__len__") else ())))
+
+
+def _model_dtype(model: Any) -> Any:
+    """The dtype of the model's first floating-point parameter (or buffer), or None."""
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
+def _to_device(batch: Any, device: Any, dtype: Any = None) -> Any:
+    """Move a batch to ``device``; floating-point arrays and tensors are cast to ``dtype``
+    (the model's), integer ones (token ids, masks) are left as they are."""
+    _check_numeric(batch)
     if isinstance(batch, np.ndarray):
         batch = torch.from_numpy(np.ascontiguousarray(batch))
     if isinstance(batch, torch.Tensor):
+        if dtype is not None and batch.is_floating_point() and batch.dtype != dtype:
+            return batch.to(device=device, dtype=dtype)
         return batch.to(device)
     if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
+        return {k: _to_device(v, device, dtype) for k, v in batch.items()}
     return batch
 
 
@@ -263,14 +307,24 @@ def _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev, wr
     units: list[Units] | None = None
     shapes: list[tuple[int, ...]] = []
     dtype = None
+    input_dtype = _model_dtype(model)
     with torch.inference_mode():
         for ids, batch in batches:
             captured.clear()
-            batch = _to_device(batch, dev)
-            if isinstance(batch, dict):
-                model(**batch)
-            else:
-                model(batch)
+            batch = _to_device(batch, dev, input_dtype)
+            try:
+                if isinstance(batch, dict):
+                    model(**batch)
+                else:
+                    model(batch)
+            except RuntimeError as err:  # torch's shape / dtype errors for an input it cannot take
+                if isinstance(err, _OOM):
+                    raise
+                raise ValueError(
+                    f"Invalid value for 'stimuli': the model cannot run on a batch of shape "
+                    f"{_shape(batch)} ({' '.join(str(err).split())[:300]}). Give stimuli of the "
+                    "shape the model takes, or a 'preprocess' function that makes its input."
+                ) from err
             mask = batch.get("attention_mask") if isinstance(batch, dict) else None
             parts = []
             for i, name in enumerate(layer_list):
@@ -335,7 +389,10 @@ def extract(
         A tensor or array indexed by stimulus along its first axis; a sequence of
         stimuli (images, sentences) batched ``batch_size`` at a time; any other iterable,
         read as already-made batches (tensors, arrays or dicts of tensors); or a DataArray
-        with a ``stimulus`` dim, whose ids are used.
+        with a ``stimulus`` dim, whose ids are used. Floating-point inputs (arrays, tensors,
+        the values of a dict batch) are cast to the dtype of the model's parameters, so a
+        float64 array runs through a float32 model (as float32); integer inputs (token ids,
+        attention masks) are passed unchanged.
     layers : str or sequence of str
         Module paths, e.g. ``["_blocks.3", "_blocks.15"]``.
     batch_size : int, default=64
@@ -414,7 +471,8 @@ def extract(
         "schema_version": SCHEMA_VERSION,
     }
     with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(atomic_path(writer.out)) if writer.out is not None else None
+        tmp = (stack.enter_context(_atomic_store(writer.out, name="out"))
+               if writer.out is not None else None)
         try:
             model.eval().to(dev)
             units = _run(model, batches, layer_list, captured, reduce_name, channel_dim, dev,
@@ -431,5 +489,5 @@ def extract(
             raise ValueError("Invalid value for 'stimuli': it yielded no stimuli.")
     if writer.out is not None:
         logger.info("streamed activations of %d stimuli to %s", writer._n, writer.out)
-        return validate(load(writer.out, chunks={}))
+        return validate(load(writer.out, chunks={}, verify=False))  # hashed just now
     return validate(writer.result())

@@ -12,6 +12,7 @@ import importlib.metadata
 import logging
 import os
 import platform
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,6 +51,141 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+# ----------------------------------------------------------------------------- output paths
+#: Suffixes of assembly files (``brainbridge.save``; ``brainbridge._storage.FORMATS``).
+DATA_SUFFIXES = (".nc", ".nc4", ".h5", ".hdf5", ".zarr")
+#: Suffixes of result datasets (scores, comparisons, metrics), written as NetCDF4.
+RESULT_SUFFIXES = (".nc", ".nc4", ".h5", ".hdf5")
+#: Suffixes of figures.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+class OutputPath(str):
+    """A path given to an output flag, with what that flag may name (see :func:`output_path`)."""
+
+    flag: str
+    suffixes: tuple[str, ...]
+    folder: str  # "no": a file; "also": a folder or a file; "only": a folder
+
+
+def output_path(flag: str, suffixes: Sequence[str] = (), *,
+                folder: str = "no") -> Callable[[str], OutputPath]:
+    """An argparse ``type`` for an output flag; :func:`check_outputs` checks every such path.
+
+    ``suffixes`` are the file endings the subcommand writes; ``folder`` is ``"no"`` (a file),
+    ``"also"`` (a folder, or a file with one of ``suffixes``) or ``"only"`` (a folder).
+    """
+
+    def parse(value: str) -> OutputPath:
+        out = OutputPath(value)
+        out.flag, out.suffixes, out.folder = flag, tuple(suffixes), folder
+        return out
+
+    parse.__name__ = "path"
+    parse.output = (flag, tuple(suffixes), folder)  # type: ignore[attr-defined]
+    return parse
+
+
+#: The largest value of an integer flag (counts, sizes, seeds): what every backend can index.
+MAX_COUNT = 2**31 - 1
+
+
+def count(flag: str, low: int) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer flag in ``[low, MAX_COUNT]``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= MAX_COUNT:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer in [{low}, {MAX_COUNT}]; got {value!r}")
+        return number
+
+    parse.__name__ = "count"
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """Command-line errors as one line, like every other error of the command line."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message}. See '{self.prog} --help'.\n")
+
+
+def _writable(path: str) -> bool:
+    """Write permission by the mode bits as well as for this user (root ignores the bits)."""
+    return bool(os.stat(path).st_mode & stat.S_IWUSR) and os.access(path, os.W_OK)
+
+
+def _one_of(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path.rstrip("/" + os.sep))[1].lower()
+
+
+def _check_output(path: OutputPath) -> None:
+    """Raise naming the flag unless ``path`` is something the subcommand can write."""
+    value, flag = str(path), path.flag
+    stripped = value.rstrip("/" + os.sep) or value
+    suffix = _suffix(value)
+    trailing = stripped != value
+    is_dir, exists = os.path.isdir(value), os.path.lexists(value)
+    as_folder = path.folder == "only" or (path.folder == "also" and (trailing or is_dir or not suffix))
+    if path.folder == "only":
+        if exists and not is_dir:
+            raise NotADirectoryError(f"Invalid value for {flag!r}: {value!r} is an existing file; "
+                                     "expected a folder (it is created if missing).")
+    elif as_folder:
+        if exists and not is_dir:
+            raise NotADirectoryError(
+                f"Invalid value for {flag!r}: {value!r} is an existing file; expected a folder or "
+                f"a file ending in {_one_of(path.suffixes)}.")
+    elif suffix not in path.suffixes:
+        got = f"{value!r} (no suffix)" if not suffix else repr(value)
+        example = os.path.splitext(stripped)[0] + path.suffixes[0]
+        folder_hint = (f" For a folder whose name has a dot, end it with '/' (e.g. "
+                       f"{stripped + '/'!r}).") if path.folder == "also" else ""
+        expected = ("a folder or a file" if path.folder == "also" else "a file")
+        raise ValueError(
+            f"Invalid value for {flag!r}: expected {expected} ending in {_one_of(path.suffixes)} "
+            f"(the suffix picks the format); got {got}. Use e.g. {example!r}.{folder_hint}")
+    elif (trailing or is_dir) and suffix != ".zarr":
+        raise IsADirectoryError(f"Invalid value for {flag!r}: {value!r} is a folder; expected a "
+                                f"file ending in {_one_of(path.suffixes)}.")
+    folder = value if as_folder else (os.path.dirname(stripped) or ".")
+    cannot = f"Invalid value for {flag!r}: cannot write {value!r}"
+    if os.path.exists(value) and not is_dir and not _writable(value):
+        raise PermissionError(f"{cannot}: the file is read-only. Make it writable (chmod u+w) or "
+                              "choose another path.")
+    existing = folder
+    while existing and not os.path.lexists(existing):
+        existing = os.path.dirname(existing.rstrip("/" + os.sep))
+    existing = existing or "."
+    if not os.path.isdir(existing):
+        raise NotADirectoryError(f"{cannot}: {existing!r} is a file, not a folder.")
+    if not _writable(existing) or not os.access(existing, os.X_OK):
+        raise PermissionError(f"{cannot}: the folder {existing!r} is not writable. Choose another "
+                              "path.")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every output path of a parsed command line, then create their missing folders.
+
+    Runs before the subcommand does any work, so a wrong suffix or an unwritable folder is
+    reported at once, not after a long computation.
+    """
+    paths = [v for v in vars(args).values() if isinstance(v, OutputPath)]
+    for path in paths:
+        _check_output(path)
+    for path in paths:
+        if path.folder != "only" and _suffix(str(path)) in path.suffixes:
+            os.makedirs(os.path.dirname(str(path).rstrip("/" + os.sep)) or ".", exist_ok=True)
+
+
 def _load_factory(spec: str, option: str = "--encoder") -> Callable[[], Any]:
     target = spec
     if ":" not in target:
@@ -58,7 +194,7 @@ def _load_factory(spec: str, option: str = "--encoder") -> Callable[[], Any]:
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"Invalid value for '--model': cannot import {target!r} ({err}).") from err
+        raise ValueError(f"Invalid value for {option!r}: cannot import {target!r} ({err}).") from err
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -143,16 +279,48 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_args(pairs: Sequence[str]) -> dict[str, Any]:
+def _parse_args(pairs: Sequence[str], option: str = "--arg") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs of a repeatable option -> keyword arguments, values read as YAML."""
     import yaml
 
     kwargs = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"Invalid value for '--arg': expected KEY=VALUE; got {pair!r}.")
-        kwargs[key] = yaml.safe_load(value)
+            raise ValueError(f"Invalid value for {option!r}: expected KEY=VALUE; got {pair!r}.")
+        try:
+            kwargs[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(
+                f"Invalid value for {option!r}: the value of {key!r} is not valid YAML ({problem}); "
+                f"got {value!r}. Write a YAML value, e.g. {key}=2.0 or {key}='[1, 2]', or quote "
+                f"a string: {key}='\"{value}\"'."
+            ) from None
     return kwargs
+
+
+def _check_kwargs(func: Callable[..., Any], kwargs: dict[str, Any], option: str, *,
+                  skip_first: bool = False) -> None:
+    """Raise naming ``option`` if ``func`` takes no keyword argument of one of ``kwargs``."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    names = [n for i, (n, p) in enumerate(params.items())
+             if (i > 0 or not skip_first) and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    from .._checks import _suggest
+
+    for key in kwargs:
+        if key not in names:
+            raise ValueError(
+                f"Invalid value for {option!r}: {func.__name__} has no option {key!r}."
+                f"{_suggest(key, names)} Its options: {', '.join(names) or 'none'}."
+            )
 
 
 def _loader_for(source: str, name: str | None) -> tuple[str, Callable[..., Any]]:
@@ -172,7 +340,7 @@ def _loader_for(source: str, name: str | None) -> tuple[str, Callable[..., Any]]
         from .._checks import _check_option
 
         _check_option("--loader", name, LOADERS)
-    return name, _load_factory(LOADERS[name])
+    return name, _load_factory(LOADERS[name], "--loader")
 
 
 def _save_result(result: Any, target: str) -> list[str]:
@@ -216,12 +384,23 @@ def cmd_load(args: argparse.Namespace) -> int:
             if chosen not in files:
                 raise ValueError(f"Dataset {name!r} has no file {chosen!r}; its files are "
                                  f"{', '.join(files)}.")
+            _check_kwargs(loader, kwargs, "--arg", skip_first=True)
             result = loader(files[chosen], **kwargs)
         else:
+            _check_kwargs(loader, kwargs, "--arg")
             result = loader(**kwargs)
     else:
-        _, loader = _loader_for(args.source, args.loader)
-        result = loader(args.source, **kwargs)
+        name, loader = _loader_for(args.source, args.loader)
+        _check_kwargs(loader, kwargs, "--arg", skip_first=True)
+        try:
+            result = loader(args.source, **kwargs)
+        except ValueError as err:
+            if args.loader is not None or type(err) is not ValueError:
+                raise
+            raise ValueError(
+                f"{err} (The {name!r} loader was chosen from the file name; pass --loader to use "
+                f"another: {', '.join(LOADERS)}.)"
+            ) from err
     for path in _save_result(result, args.to):
         _out(f"wrote {path}")
     return 0
@@ -309,12 +488,21 @@ def cmd_selectivity(args: argparse.Namespace) -> int:
 
     from .._storage import load
 
-    acts = load(args.acts)
     if (args.labels is None) == (args.positive is None):
         raise ValueError("Give exactly one of '--labels' (a stimulus coord) or '--positive' "
                          "(a regular expression on stimulus ids, e.g. '^face_').")
     if args.positive is not None:
-        labels = np.array([bool(re.search(args.positive, str(s)))
+        try:
+            positive = re.compile(args.positive)
+        except re.error as err:
+            raise ValueError(
+                f"Invalid value for '--positive': expected a regular expression; got "
+                f"{args.positive!r} ({err}). Escape special characters with a backslash "
+                "(e.g. '\\(' for a literal '('), and quote the pattern for the shell."
+            ) from None
+    acts = load(args.acts)
+    if args.positive is not None:
+        labels = np.array([bool(positive.search(str(s)))
                            for s in acts["stimulus"].values])
         target = True
     else:
@@ -359,7 +547,7 @@ def _write_dataset(ds: Any, path: str) -> None:
 
 def _train_paths(out: str) -> tuple[str, str, str]:
     """Metrics (.nc), metrics table (.csv) and checkpoint (.pt) paths for ``--out``."""
-    if out.endswith(".nc"):
+    if out.lower().endswith(".nc"):
         stem = out[:-3]
         return out, stem + ".csv", stem + ".pt"
     return (os.path.join(out, "metrics.nc"), os.path.join(out, "metrics.csv"),
@@ -372,14 +560,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .._storage import atomic_path
 
-    task_args = _parse_args(args.task_arg or [])
+    task_args = _parse_args(args.task_arg or [], "--task-arg")
+    model_args = _parse_args(args.model_arg or [], "--model-arg")
     if args.task == "grasshopper":  # the task takes the recording: --task-arg condition=2
         from brainbridge.loaders import load_grasshopper
 
-        task_args = {"recording": load_grasshopper(task_args.pop("condition", 1)), **task_args}
+        condition = task_args.pop("condition", 1)
+        _check_kwargs(TASKS[args.task], task_args, "--task-arg", skip_first=True)
+        task_args = {"recording": load_grasshopper(condition), **task_args}
+    else:
+        _check_kwargs(TASKS[args.task], task_args, "--task-arg")
     task = TASKS[args.task](**task_args)
-    model = build_model(args.model, task, hidden=args.hidden, random_state=args.random_state,
-                        **_parse_args(args.model_arg or []))
+    try:
+        model = build_model(args.model, task, hidden=args.hidden, random_state=args.random_state,
+                            **model_args)
+    except TypeError as err:
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ValueError(f"Invalid value for '--model-arg': the {args.model!r} model takes no such "
+                         f"option ({err}). Its options are listed in help(brainbridge.snn."
+                         "build_model).") from err
     nc_path, csv_path, ckpt_path = _train_paths(args.out)
     os.makedirs(os.path.dirname(nc_path) or ".", exist_ok=True)
     if args.threads:
@@ -516,15 +716,13 @@ def _run_studies(names: list[Any], out: str, *, quick: bool, progress: bool | No
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the built-in studies on real data that ships with the packages."""
+    from .._checks import _check_option
     from ..studies import study_names
 
     names = study_names()
     chosen = names if not args.study else args.study
     for name in chosen:
-        if name not in names:
-            raise ValueError(
-                f"Invalid value for '--study': expected one of {', '.join(names)}; got {name!r}."
-            )
+        _check_option("--study", name, names)
     return _run_studies(chosen, args.out, quick=args.quick, progress=None if not args.quiet else False)
 
 
@@ -543,19 +741,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="brainbridge",
         description="Artificial and biological neurons on one footing.",
     )
     parser.add_argument("--version", action="version", version=f"brainbridge {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="debug log output (default: info)")
     common.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bars, warnings only")
-    outputs = argparse.ArgumentParser(add_help=False)  # shared by compare, encode, selectivity
-    outputs.add_argument("--out", required=True, help="result file (.nc)")
-    outputs.add_argument("--figure", default=None, help="figure file (.png, .svg or .pdf)")
+    # Every output flag has an output_path type: check_outputs checks them all before any work.
+    outputs = _Parser(add_help=False)  # compare, encode, selectivity, curvature
+    outputs.add_argument("--out", required=True, type=output_path("--out", RESULT_SUFFIXES),
+                         help="result file (.nc)")
+    figure = _Parser(add_help=False)
+    figure.add_argument("--figure", default=None, type=output_path("--figure", FIGURE_SUFFIXES),
+                        help="figure file (.png, .svg or .pdf)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("info", parents=[common],
@@ -576,10 +778,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", required=True, nargs="+",
                    help="module paths, space- or comma-separated (e.g. _blocks.0,_blocks.15), "
                         "or a preset of the model (efficientnet_lite0: blocks; minilm: layers, ffn)")
-    p.add_argument("--out", required=True, help="output file, .nc or .zarr (written atomically)")
+    p.add_argument("--out", required=True, type=output_path("--out", DATA_SUFFIXES),
+                   help="output file, .nc or .zarr (written atomically)")
     p.add_argument("--reduce", choices=["flatten", "mean", "max"], default=None,
                    help="pool over spatial / token positions (default: keep every position)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=count("--batch-size", 1), default=64)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_extract)
 
@@ -587,7 +790,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Datasets described by the manifests in data_manifests/.")
     p.add_argument("action", choices=["list", "info", "fetch"])
     p.add_argument("name", nargs="?", help="dataset name (see 'datasets list')")
-    p.add_argument("--dest", default=None, help="download folder (default $BRAINBRIDGE_DATA/NAME)")
+    p.add_argument("--dest", default=None, type=output_path("--dest", folder="only"),
+                   help="download folder (default $BRAINBRIDGE_DATA/NAME)")
     p.add_argument("--allow-unpinned", action="store_true",
                    help="download files without a published sha256 and pin the first download's")
     p.set_defaults(func=cmd_datasets)
@@ -598,7 +802,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "SOURCE is a file or folder, or 'dataset:NAME[/FILE]' for a manifest dataset. "
                     "Example: brainbridge load rec.edf --to rec.nc")
     p.add_argument("source")
-    p.add_argument("--to", required=True, help="output .nc or .zarr (several files get -NAME)")
+    p.add_argument("--to", required=True, type=output_path("--to", DATA_SUFFIXES),
+                   help="output .nc or .zarr (several files get -NAME)")
     p.add_argument("--loader", default=None,
                    help=f"one of {', '.join(LOADERS)} (default: from the file name)")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
@@ -606,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser(
-        "compare", parents=[common, outputs], help="RSA or CKA between two assembly files",
+        "compare", parents=[common, outputs, figure], help="RSA or CKA between two assembly files",
         description="Align two assemblies on their stimuli and compare their representations. "
                     "Example: brainbridge compare model.nc brain.nc --method rsa --by-a layer "
                     "--n-boot 1000 --out rsa.nc --figure rsa.png")
@@ -619,14 +824,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debiased", action="store_true", help="unbiased HSIC for CKA")
     p.add_argument("--by-a", default=None, help="unit coord splitting A (e.g. layer)")
     p.add_argument("--by-b", default=None, help="unit coord splitting B (e.g. region)")
-    p.add_argument("--n-boot", type=int, default=0, help="bootstrap samples over stimuli (rsa)")
-    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+    p.add_argument("--n-boot", type=count("--n-boot", 0), default=0,
+                   help="bootstrap samples over stimuli (rsa)")
+    p.add_argument("--random-state", "--seed", type=count("--random-state", 0), default=0, metavar="N",
                    help="seed of the bootstrap (default 0)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
-        "encode", parents=[common, outputs], help="cross-validated encoding model: features -> responses",
+        "encode", parents=[common, outputs, figure],
+        help="cross-validated encoding model: features -> responses",
         description="Predict responses from features with cross-validation and write per-unit "
                     "scores (r, R2, noise ceiling). Example: brainbridge encode acts.nc bold.nc "
                     "--out scores.nc --figure scores.png")
@@ -634,17 +841,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("responses", help="response assembly file")
     p.add_argument("--encoder", default="ridge",
                    help="ridge (RidgeEncoder, default) or 'package.module:factory'")
-    p.add_argument("--cv", type=int, default=5, help="folds (default 5)")
+    p.add_argument("--cv", type=count("--cv", 2), default=5, help="folds (default 5)")
     p.add_argument("--groups", default=None,
                    help="coord holding run / block ids; folds never split a group")
     p.add_argument("--delays", default=None,
                    help="FIR delays in samples, LO:HI (time series), e.g. 0:10")
-    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+    p.add_argument("--random-state", "--seed", type=count("--random-state", 0), default=0, metavar="N",
                    help="seed of the fold split (default 0)")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser(
-        "selectivity", parents=[common, outputs], help="per-unit selectivity of an assembly file",
+        "selectivity", parents=[common, outputs, figure], help="per-unit selectivity of an assembly file",
         description="Score every unit's selectivity for a stimulus class. Example: brainbridge "
                     "selectivity acts.nc --positive '^face_' --out sel.nc --figure sel.png")
     p.add_argument("acts", help="stimulus x unit assembly file (e.g. from brainbridge extract)")
@@ -653,24 +860,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positive", default=None,
                    help="regular expression on stimulus ids marking the preferred class")
     p.add_argument("--method", default="dprime", help="dprime, csi, t, anova, ... (default dprime)")
-    p.add_argument("--top", type=int, default=5, help="top stimuli kept per unit")
-    p.add_argument("--n-permutations", "--permutations", type=int, default=0, metavar="N",
+    p.add_argument("--top", type=count("--top", 1), default=5, help="top stimuli kept per unit")
+    p.add_argument("--n-permutations", "--permutations", type=count("--n-permutations", 0), default=0,
+                   metavar="N",
                    help="label shuffles for a family-wise permutation bar (e.g. 1000; default 0: none)")
     p.add_argument("--family", default=None,
                    help="unit coord grouping units for the bar (default: 'layer' when present)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
-    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+    p.add_argument("--random-state", "--seed", type=count("--random-state", 0), default=0, metavar="N",
                    help="seed of the shuffles (default 0)")
     p.set_defaults(func=cmd_selectivity)
 
     p = sub.add_parser(
-        "train", parents=[common, outputs],
+        "train", parents=[common, figure],
         help="train a small LIF, ELM or LSTM network on a built-in task",
         description="Train a small network on a task that needs no download and write per-epoch "
                     "metrics (--out DIR gives DIR/metrics.nc, DIR/metrics.csv and "
                     "DIR/checkpoint.pt; --out NAME.nc gives NAME.nc, NAME.csv and NAME.pt). "
                     "Example: brainbridge train --task memory --task-arg horizon=100 --model elm "
                     "--epochs 20 --out run/ --figure run/curves.png")
+    p.add_argument("--out", required=True, type=output_path("--out", (".nc",), folder="also"),
+                   help="output folder, or NAME.nc (then NAME.csv and NAME.pt beside it)")
     p.add_argument("--task", required=True, choices=["digits", "memory", "adding", "grasshopper"])
     p.add_argument("--task-arg", action="append", metavar="KEY=VALUE",
                    help="task option, repeatable, read as YAML (e.g. horizon=100, order=pixel; "
@@ -678,25 +888,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, choices=["lif", "elm", "lstm"])
     p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. recurrent=false for lif, lam=5 for elm)")
-    p.add_argument("--hidden", type=int, default=64,
+    p.add_argument("--hidden", type=count("--hidden", 1), default=64,
                    help="hidden neurons / memory units / LSTM cells (default 64)")
-    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--epochs", type=count("--epochs", 1), required=True)
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=count("--batch-size", 1), default=64)
     p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
     p.add_argument("--clip-grad-norm", type=float, default=None,
                    help="clip the global gradient norm to this value (default: no clipping)")
-    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+    p.add_argument("--random-state", "--seed", type=count("--random-state", 0), default=0, metavar="N",
                    help="seed of the initial weights, the data order and every RNG (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=count("--threads", 0), default=0,
                    help="torch CPU threads (default: torch's choice; 1 is fastest for small models)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out if there is one")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
-        "curvature", parents=[common, outputs],
+        "curvature", parents=[common, outputs, figure],
         help="Ollivier-Ricci curvature of a graph, or curvature alignment of two systems",
         description="One file: Ollivier-Ricci curvature of its graph (a kNN graph over the stimuli "
                     "of a stimulus x unit assembly, or a connectome pre x post), plus Ricci-flow "
@@ -706,25 +916,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "brain.nc --k 10 --flow 10 --n-permutations 1000 --out curv.nc --figure curv.png")
     p.add_argument("a", help="assembly file (stimulus x unit, or a connectome pre x post)")
     p.add_argument("b", nargs="?", default=None, help="second assembly file: compare the two systems")
-    p.add_argument("--k", type=int, default=10, help="neighbours of the kNN graph (default 10)")
+    p.add_argument("--k", type=count("--k", 1), default=10, help="neighbours of the kNN graph (default 10)")
     p.add_argument("--metric", default="euclidean",
                    help="distance between response vectors for the kNN graph (default euclidean)")
     p.add_argument("--alpha", type=float, default=0.5, help="mass kept on each node (default 0.5)")
     p.add_argument("--method", choices=["exact", "sinkhorn"], default="exact")
-    p.add_argument("--flow", type=int, default=0,
+    p.add_argument("--flow", type=count("--flow", 0), default=0,
                    help="Ricci-flow iterations before community detection (default 0: none)")
-    p.add_argument("--n-permutations", "--permutations", type=int, default=1000, metavar="N",
+    p.add_argument("--n-permutations", "--permutations", type=count("--n-permutations", 0),
+                   default=1000, metavar="N",
                    help="node-label shuffles for p-values of an alignment (default 1000)")
     p.add_argument("--null", choices=["labels", "degree"], default="labels",
                    help="alignment null: shuffle all labels, or only within degree strata of b")
-    p.add_argument("--degree-bins", type=int, default=10, help="degree strata of --null degree (default 10)")
+    p.add_argument("--degree-bins", type=count("--degree-bins", 1), default=10,
+                   help="degree strata of --null degree (default 10)")
     p.add_argument("--synapse-type", default=None,
                    help="connectome files: chemical or electrical (needed when both are present)")
     p.add_argument("--weight", choices=["unweighted", "inverse", "count"], default=None,
                    help="connectome edge length: 1, 1/synapses or synapses (default unweighted)")
     p.add_argument("--undirected", action="store_true",
                    help="connectome files: ignore direction (needed for --flow on chemical synapses)")
-    p.add_argument("--random-state", "--seed", type=int, default=0, metavar="N",
+    p.add_argument("--random-state", "--seed", type=count("--random-state", 0), default=0, metavar="N",
                    help="seed of the shuffles (default 0)")
     p.add_argument("--device", default="auto", help="device of --method sinkhorn (auto, cpu, cuda)")
     p.set_defaults(func=cmd_curvature)
@@ -736,7 +948,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "demo --out demo/")
     p.add_argument("--study", action="append", default=None,
                    help="run only this study (repeatable); default: all")
-    p.add_argument("--out", default="brainbridge-demo", help="output folder (default brainbridge-demo)")
+    p.add_argument("--out", default="brainbridge-demo", type=output_path("--out", folder="only"),
+                   help="output folder (default brainbridge-demo)")
     p.add_argument("--quick", action="store_true", help="reduced sizes (seconds, for a smoke test)")
     p.set_defaults(func=cmd_demo)
 
@@ -745,7 +958,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a study file (format: brainbridge.studies; the built-in studies in "
                     "brainbridge/studies/ are examples). Example: brainbridge run my_study.yaml --out runs/")
     p.add_argument("study", help="study YAML file, or the name of a built-in study")
-    p.add_argument("--out", default="brainbridge-runs", help="output folder (default brainbridge-runs)")
+    p.add_argument("--out", default="brainbridge-runs", type=output_path("--out", folder="only"),
+                   help="output folder (default brainbridge-runs)")
     p.add_argument("--quick", action="store_true", help="apply the study's quick: overrides")
     p.set_defaults(func=cmd_run)
 
@@ -758,7 +972,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a command-line error (already reported)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     if args.command is None:
         parser.print_help()
         return 0
@@ -766,8 +983,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        check_outputs(args)
         return int(args.func(args))
     except (ValueError, TypeError, OSError, ImportError) as err:
+        # Errors of the input (arguments, files, missing extras) are one line; -v adds the
+        # traceback. Any other exception type is a bug and keeps its traceback.
         logger.debug("command failed", exc_info=True)
         sys.stderr.write(f"brainbridge {args.command}: error: {err}\n")
         return 2

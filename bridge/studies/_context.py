@@ -42,7 +42,8 @@ class StudyError(ValueError):
 
 def param(default: Any = dataclasses.MISSING, *, low: float | None = None, high: float | None = None,
           choices: Iterable[Any] | Callable[[], Iterable[Any]] | None = None,
-          source: str | tuple[str, ...] | None = None, after: str | None = None) -> Any:
+          source: str | tuple[str, ...] | None = None, after: str | None = None,
+          min_items: int = 0) -> Any:
     """A parameter-object field with checks.
 
     Parameters
@@ -59,8 +60,11 @@ def param(default: Any = dataclasses.MISSING, *, low: float | None = None, high:
     after : str, optional
         The field names an earlier analysis (by ``id``) of this kind, whose result this
         analysis reads.
+    min_items : int, default=0
+        The fewest items a list value may have (1: not empty).
     """
-    meta = {"low": low, "high": high, "choices": choices, "source": source, "after": after}
+    meta = {"low": low, "high": high, "choices": choices, "source": source, "after": after,
+            "min_items": min_items}
     if isinstance(default, list):
         value = list(default)
         return field(default_factory=lambda: list(value), metadata=meta)
@@ -99,8 +103,9 @@ def _describe(tp: Any, meta: dict[str, Any]) -> str:
     if origin is list:
         (item,) = typing.get_args(tp)
         inner = _describe(item, meta)
+        a_list = "a non-empty list" if meta.get("min_items") else "a list"
         if inner.startswith("one of "):
-            return f"a list of values from {inner[len('one of '):]}"
+            return f"{a_list} of values from {inner[len('one of '):]}"
         for article in ("an ", "a "):
             if inner.startswith(article):
                 inner = inner[len(article):]
@@ -110,7 +115,7 @@ def _describe(tp: Any, meta: dict[str, Any]) -> str:
         head = inner.split(" ")[0]
         if head in plural:
             inner = plural[head] + inner[len(head):]
-        return f"a list of {inner}"
+        return f"{a_list} of {inner}"
     choices = _choices(meta)
     if choices is not None:
         return "one of " + ", ".join(map(repr, choices))
@@ -148,7 +153,7 @@ def _convert(value: Any, tp: Any, meta: dict[str, Any]) -> Any:
         raise TypeError
     if origin is list:
         (item,) = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) < (meta.get("min_items") or 0):
             raise TypeError
         return [_convert(v, item, meta) for v in value]
     if tp is bool:
@@ -225,8 +230,31 @@ def parse(cls: type, spec: dict[str, Any], where: str, *, skip: Iterable[str] = 
             values[name] = _convert(given[name], tp, dict(f.metadata))
         except TypeError:
             raise StudyError(f"{where}: {name!r} must be {_describe(tp, dict(f.metadata))}; "
-                             f"got {given[name]!r}.") from None
+                             f"got {_given(given[name], tp, dict(f.metadata))}.") from None
     return cls(**values)
+
+
+def _given(value: Any, tp: Any, meta: dict[str, Any]) -> str:
+    """What a study gave, for a message: the value, and which part of it is wrong when that helps.
+
+    A string where only a list is accepted is the usual YAML slip (``models: elm``), so the
+    message shows the list to write; in a list, the first wrong item is named.
+    """
+    origin = typing.get_origin(tp)
+    alts = (typing.get_args(tp) if origin in (typing.Union, types.UnionType) else (tp,))
+    lists = [a for a in alts if typing.get_origin(a) is list]
+    if not lists or str in alts:
+        return repr(value)
+    (item,) = typing.get_args(lists[0])
+    if isinstance(value, str):
+        return f"the string {value!r} (write [{value}])"
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            try:
+                _convert(v, item, meta)
+            except TypeError:
+                return f"{list(value)!r} (item {i}, {v!r}, is not {_describe(item, meta)})"
+    return repr(value)
 
 
 def references(params: Any) -> list[tuple[str, str, Any]]:

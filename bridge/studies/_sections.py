@@ -272,8 +272,8 @@ class ModelRecoveryParams(Params):
 
     source: str = param(source="activations")
     truth: str = param()
-    metrics: list[str] = param(["rsa", "cka", "encoding"], choices=_recovery_metrics)
-    noise_levels: list[float] = param([0.0, 1.0, 2.0, 4.0], low=0.0)
+    metrics: list[str] = param(["rsa", "cka", "encoding"], choices=_recovery_metrics, min_items=1)
+    noise_levels: list[float] = param([0.0, 1.0, 2.0, 4.0], low=0.0, min_items=1)
     n_units: int | None = param(None, low=1)
     n_repeats: int = param(10, low=1)
 

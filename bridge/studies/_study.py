@@ -85,8 +85,8 @@ class ActivationsSource(SourceParams):
     """
 
     model: str = param("efficientnet_lite0", choices=_model_names)
-    stimuli: str | list[str] = param(["lfw"])
-    layers: str | list[str] = "blocks"
+    stimuli: str | list[str] = param(["lfw"], min_items=1)
+    layers: str | list[str] = param("blocks", min_items=1)
     reduce: str | None = param("mean", choices=_reductions)
     limit: int | None = param(None, low=1)
     batch_size: int = param(50, low=1)
@@ -273,17 +273,20 @@ def study_names() -> list[str]:
     return [p.stem for p in sorted(study_dir().glob("*.yaml"))]
 
 
-def _read(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _read(source: str | Path | dict[str, Any], name: str = "source") -> tuple[dict[str, Any], str]:
     import yaml
 
     if isinstance(source, dict):
         return copy.deepcopy(source), "study"
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"Invalid type for {name!r}: expected a study name, a YAML file or a "
+                        f"dict; got {type(source).__name__}.")
     path = Path(source)
     if not path.suffix and str(source) in study_names():
         path = study_dir() / f"{source}.yaml"
     if not path.is_file():
-        raise StudyError(f"study {str(source)!r} is neither a built-in study"
-                         f"{_suggest(str(source), study_names())} nor a file. Built-in studies: "
+        raise StudyError(f"Invalid value for {name!r}: study {str(source)!r} is neither a built-in "
+                         f"study nor a file.{_suggest(str(source), study_names())} Built-in studies: "
                          f"{', '.join(study_names())}.")
     with open(path, encoding="utf-8") as fh:
         try:
@@ -335,9 +338,13 @@ def load_study(source: str | Path | dict[str, Any], *, quick: bool = False) -> S
     >>> study.analyses[0].params.n_permutations, study.analyses[2].params.rank_by
     (20, 'selectivity')
     """
+    return _load_study(source, quick=quick)
+
+
+def _load_study(source: str | Path | dict[str, Any], *, quick: bool, name: str = "source") -> Study:
     from ._context import allowed_keys
 
-    study, where = _read(source)
+    study, where = _read(source, name)
     if not isinstance(study, dict):
         raise StudyError(f"{where}: expected a mapping with keys version, name, sources, analyses; "
                          f"got {type(study).__name__}.")
@@ -358,15 +365,23 @@ def load_study(source: str | Path | dict[str, Any], *, quick: bool = False) -> S
     seed = study.get("random_state", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise StudyError(f"{where}: 'random_state' must be an integer >= 0; got {seed!r}.")
+    overrides = study.get("quick") or {}
+    if not isinstance(overrides, dict):
+        raise StudyError(f"{where}: 'quick' must be a mapping of dotted paths to values (e.g. "
+                         f"analyses.0.n_permutations: 20); got {type(overrides).__name__} "
+                         f"{overrides!r}.")
     if quick:
-        for dotted, value in (study.get("quick") or {}).items():
+        for dotted, value in overrides.items():
             _set_path(study, dotted, value, where)
-    if not isinstance(study["sources"], dict) or not isinstance(study["analyses"], list):
-        raise StudyError(f"{where}: 'sources' must be a mapping and 'analyses' a list.")
+    for key, kind in (("sources", dict), ("analyses", list)):
+        if not isinstance(study[key], kind):
+            raise StudyError(f"{where}: {key!r} must be a {'mapping' if kind is dict else 'list'}; "
+                             f"got {type(study[key]).__name__} {study[key]!r}.")
 
     sources: dict[str, SourceSpec] = {}
     for name, spec in study["sources"].items():
-        kind = spec.get("kind") if isinstance(spec, dict) else None
+        _check_entry(spec, f"{where}: sources.{name}", SOURCES, "source")
+        kind = spec.get("kind")
         if kind not in SOURCES:
             raise StudyError(f"{where}: sources.{name}: unknown kind {kind!r}.{_suggest(str(kind), SOURCES)} "
                              f"Source kinds: {', '.join(SOURCES)}.")
@@ -375,7 +390,8 @@ def load_study(source: str | Path | dict[str, Any], *, quick: bool = False) -> S
 
     analyses: list[AnalysisSpec] = []
     for i, spec in enumerate(study["analyses"]):
-        kind = spec.get("kind") if isinstance(spec, dict) else None
+        _check_entry(spec, f"{where}: analyses.{i}", ANALYSES, "analysis")
+        kind = spec.get("kind")
         if kind not in ANALYSES:
             raise StudyError(f"{where}: analyses.{i}: unknown analysis {kind!r}"
                              f".{_suggest(str(kind), ANALYSES)} Analyses: {', '.join(ANALYSES)}.")
@@ -389,6 +405,16 @@ def load_study(source: str | Path | dict[str, Any], *, quick: bool = False) -> S
     return Study(name=str(study["name"]), title=str(study.get("title", study["name"])),
                  description=study.get("description"), random_state=seed, sources=sources,
                  analyses=analyses, quick=bool(quick), where=where)
+
+
+def _check_entry(spec: Any, entry: str, kinds: dict[str, Any], what: str) -> None:
+    """A source or analysis entry is a mapping with a 'kind' key."""
+    if not isinstance(spec, dict) or "kind" not in spec:
+        got = (f"a mapping without 'kind' (keys: {', '.join(map(str, spec)) or 'none'})"
+               if isinstance(spec, dict) else f"{type(spec).__name__} {spec!r}")
+        raise StudyError(f"{entry}: expected a mapping with a 'kind' key (e.g. {{kind: "
+                         f"{next(iter(kinds))}, ...}}); got {got}. {what.capitalize()} kinds: "
+                         f"{', '.join(kinds)}.")
 
 
 def _check_references(params: Any, sources: dict[str, SourceSpec], earlier: list[AnalysisSpec],
@@ -426,23 +452,37 @@ def _check_references(params: Any, sources: dict[str, SourceSpec], earlier: list
 
 
 def _set_path(study: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    """Set ``value`` at a ``quick:`` path: an existing entry (list items by index), or a new key
+    of an existing mapping."""
     node: Any = study
     parts = str(dotted).split(".")
-    for part in parts[:-1]:
-        try:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        except (KeyError, IndexError, ValueError) as err:
-            raise StudyError(f"{where}: quick: path {dotted!r} does not exist in the study.") from err
-    last = parts[-1]
-    if isinstance(node, list):
-        try:
-            node[int(last)] = value
-        except (IndexError, ValueError) as err:
-            raise StudyError(f"{where}: quick: path {dotted!r} does not exist in the study.") from err
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise StudyError(f"{where}: quick: path {dotted!r} does not exist in the study.")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[:depth]) or "the study"
+        if isinstance(node, list):
+            if not (part.lstrip("-").isdigit() and 0 <= int(part) < len(node)):
+                raise StudyError(
+                    f"{where}: quick: path {dotted!r} does not exist in the study: {here!r} is a "
+                    f"list of {len(node)} entr{'y' if len(node) == 1 else 'ies'}; {part!r} is not "
+                    f"an index in 0..{len(node) - 1}." if node else
+                    f"{where}: quick: path {dotted!r} does not exist in the study: {here!r} is an "
+                    "empty list.")
+            if last:
+                node[int(part)] = value
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            elif part not in node:
+                raise StudyError(
+                    f"{where}: quick: path {dotted!r} does not exist in the study: {here!r} has no "
+                    f"key {part!r}.{_suggest(part, [str(k) for k in node])} Its keys: "
+                    f"{', '.join(map(str, node)) or 'none'}.")
+            else:
+                node = node[part]
+        else:
+            raise StudyError(f"{where}: quick: path {dotted!r} does not exist in the study: "
+                             f"{here!r} is the value {node!r}, not a mapping or a list.")
 
 
 # ----------------------------------------------------------------------------- running
@@ -481,7 +521,7 @@ def run_study(study: str | Path | dict[str, Any] | Study, out_dir: str | Path, *
     >>> result = run_study(study, "out", progress=False)  # doctest: +SKIP
     """
     if not isinstance(study, Study):
-        study = load_study(study, quick=quick)
+        study = _load_study(study, quick=quick, name="study")
     elif quick and not study.quick:
         raise StudyError(f"{study.where}: quick=True, but this Study was loaded without its quick "
                          "overrides; load it with load_study(..., quick=True).")
