@@ -165,11 +165,20 @@ def knn_graph(
                       similarity=similarity, name="x")
 
 
+#: Metric names :func:`scipy.spatial.distance.cdist` accepts (a callable is passed through).
+METRICS = ("braycurtis", "canberra", "chebyshev", "cityblock", "correlation", "cosine", "dice",
+           "euclidean", "hamming", "jaccard", "jensenshannon", "mahalanobis", "minkowski",
+           "rogerstanimoto", "russellrao", "seuclidean", "sokalmichener", "sokalsneath", "sqeuclidean",
+           "yule")
+
+
 def _knn_graph(x: Any, k: int | None = 10, *, metric: str = "euclidean",
                radius: float | None = None, symmetrize: str = "union", dim: str = "stimulus",
                similarity: bool = False, name: str = "x") -> Graph:
     """:func:`knn_graph`, naming the data ``name`` in errors (``'graph'`` for ricci_*)."""
     _check_option("symmetrize", symmetrize, SYMMETRIZE)
+    if not callable(metric):
+        _check_option("metric", metric, METRICS)
     if k is None and radius is None:
         raise ValueError(
             "Invalid value for 'k': expected a positive integer, or pass radius=; got k=None "
