@@ -305,7 +305,7 @@ def _check_rdm_values(r: xr.DataArray, name: str) -> None:
         if batch:
             index = np.unravel_index(first, [r.sizes[d] for d in batch])
             where = " at " + ", ".join(
-                f"{d}={r[d].values[i].item() if d in r.coords else int(i)!r}"
+                f"{d}={np.asarray(r[d].values, dtype=object)[i] if d in r.coords else int(i)!r}"
                 for d, i in zip(batch, index, strict=True))
         if not batch:
             raise ValueError(

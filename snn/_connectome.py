@@ -213,8 +213,8 @@ def connectome_step(x: Tensor, state: ConnectomeState | None, params: Connectome
                                 reset="subtract", reset_timing="same")
         return s, ConnectomeState(lif_state.v, s)
     v_new = v + alpha * (drive - v)
-    f = NONLINEARITIES[nonlinearity]
-    out = f(v_new)  # type: ignore[misc]
+    f = NONLINEARITIES.get(nonlinearity) or _check_option("nonlinearity", nonlinearity, NONLINEARITIES)
+    out = f(v_new)
     return out, ConnectomeState(v_new, out)
 
 

@@ -176,7 +176,8 @@ def kuramoto_energy(x: Tensor, c: Tensor, params: KuramotoParams, *, n: int, cou
     >>> kuramoto_energy(x, c, params, n=2, coupling="linear")
     tensor([ 0., -1.])
     """
-    jx = _COUPLINGS[coupling](x, params.coupling, n)
+    couple = _COUPLINGS.get(coupling) or _check_option("coupling", coupling, _COUPLINGS)
+    jx = couple(x, params.coupling, n)
     return _energy(_groups(x, n), _groups(jx, n), _groups(c, n))
 
 
@@ -226,7 +227,8 @@ def kuramoto_step(
     >>> kuramoto_step(x, torch.zeros(1, 4), params, n=2, gamma=1.0, coupling="linear")
     (tensor([[0.7071, 0.7071, 0.7071, 0.7071]]), tensor([0.]))
     """
-    jx = _COUPLINGS[coupling](x, params.coupling, n)
+    couple = _COUPLINGS.get(coupling) or _check_option("coupling", coupling, _COUPLINGS)
+    jx = couple(x, params.coupling, n)
     xg, jxg, cg = _groups(x, n), _groups(jx, n), _groups(c, n)
     yg = jxg + cg
     dx = yg - (yg * xg).sum(2, keepdim=True) * xg

@@ -53,6 +53,14 @@ __all__ = ["LIFState", "LIFParams", "lif_step", "lif_seq", "LIF", "RLIF", "RESET
 
 RESETS = ("subtract", "zero", "none")
 RESET_TIMINGS = ("same", "previous")
+
+
+def _check_reset(reset: str, reset_timing: str) -> None:
+    """Membership tests first (cheap on the per-step path); the message only on a miss."""
+    if reset not in RESETS:
+        _check_option("reset", reset, RESETS)
+    if reset_timing not in RESET_TIMINGS:
+        _check_option("reset_timing", reset_timing, RESET_TIMINGS)
 # Elements per backward chunk (steps x neurons): small enough to stay in cache and, at torch's
 # intra-op grain size, to run each op on one thread (measured on a busy 2-core machine, T=2000,
 # 32 x 256 neurons: 0.22 s with 2**15, 1.4 s with 2**17 as the ops waited for the thread pool).
@@ -181,6 +189,7 @@ def lif_step(x: Tensor, state: LIFState | None, params: LIFParams, *, reset: str
     >>> s, st.v
     (tensor([[1., 1.]]), tensor([[0.1400, 0.9500]]))
     """
+    _check_reset(reset, reset_timing)
     spike_fn = _surrogate.resolve(surrogate)
     if state is None:
         state = _init_state(x, refractory)
@@ -407,6 +416,7 @@ def lif_seq(x_seq: Tensor, state: LIFState | None, params: LIFParams, *, reset: 
     >>> s.flatten(), v.flatten()
     (tensor([0., 1., 0., 1.]), tensor([0.6000, 0.1400, 0.7260, 0.2534]))
     """
+    _check_reset(reset, reset_timing)
     sg = _surrogate.resolve(surrogate)
     if not isinstance(sg, _surrogate.Surrogate):
         raise ValueError(

@@ -40,8 +40,6 @@ XFAIL: dict[str, str] = {
     # brainbridge.analyses.bootstrap
     'brainbridge.analyses.bootstrap-data-nan':
         'issue #15: returns NaN / inf in ["result[\'boot\']", "result[\'boot_noise\']"]',
-    'brainbridge.analyses.bootstrap-models-all_nan':
-        "issue #15: raw AttributeError: 'str' object has no attribute 'item'",
     'brainbridge.analyses.bootstrap-models-nan':
         'issue #15: returns NaN / inf in ["result[\'boot\']"]',
     'brainbridge.analyses.bootstrap-n_boot-huge':
@@ -662,8 +660,6 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.connectome_simulator-conn-str':
         'issue #15: accepted without an error (returns DataArray)',
     # brainbridge.snn.connectome_step
-    'brainbridge.snn.connectome_step-nonlinearity-typo':
-        "issue #15: raw KeyError: 'tah'",
     'brainbridge.snn.connectome_step-x-complex':
         'issue #15: raw RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex<do',
     'brainbridge.snn.connectome_step-x-str':
@@ -699,8 +695,6 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.grasshopper_task-history-huge':
         "issue #15: message does not name the argument: ValueError: Invalid value for 'window': 184467440",
     # brainbridge.snn.kuramoto_energy
-    'brainbridge.snn.kuramoto_energy-coupling-typo':
-        "issue #15: raw KeyError: 'liner'",
     'brainbridge.snn.kuramoto_energy-n--1':
         'issue #15: raw RuntimeError: unflatten got an unexpected error: only one dimension can be inferr',
     'brainbridge.snn.kuramoto_energy-n-0':
@@ -720,8 +714,6 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.kuramoto_energy-x-wrong_dims':
         'issue #15: raw RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x1 and 4x4)',
     # brainbridge.snn.kuramoto_step
-    'brainbridge.snn.kuramoto_step-coupling-typo':
-        "issue #15: raw KeyError: 'liner'",
     'brainbridge.snn.kuramoto_step-n--1':
         'issue #15: raw RuntimeError: unflatten got an unexpected error: only one dimension can be inferr',
     'brainbridge.snn.kuramoto_step-n-0':
@@ -741,10 +733,6 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.kuramoto_step-x-wrong_dims':
         'issue #15: raw RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x1 and 4x4)',
     # brainbridge.snn.lif_seq
-    'brainbridge.snn.lif_seq-reset-typo':
-        'issue #15: a misspelt option is accepted silently',
-    'brainbridge.snn.lif_seq-reset_timing-typo':
-        'issue #15: a misspelt option is accepted silently',
     'brainbridge.snn.lif_seq-x_seq-complex':
         'issue #15: raw NotImplementedError: "ge_cpu" not implemented for \'ComplexDouble\'',
     'brainbridge.snn.lif_seq-x_seq-str':
@@ -760,8 +748,6 @@ XFAIL: dict[str, str] = {
         'issue #15: raw OverflowError: int too big to convert',
     'brainbridge.snn.lif_step-refractory-nan':
         'issue #15: accepted without an error (returns tuple)',
-    'brainbridge.snn.lif_step-reset-typo':
-        'issue #15: a misspelt option is accepted silently',
     'brainbridge.snn.lif_step-x-complex':
         'issue #15: raw NotImplementedError: "ge_cpu" not implemented for \'ComplexDouble\'',
     'brainbridge.snn.lif_step-x-str':
