@@ -854,7 +854,9 @@ MODULES = ("brainbridge", "brainbridge.ann", "brainbridge.models", "brainbridge.
            "brainbridge.encoders", "brainbridge.snn", "brainbridge.analyses", "brainbridge.studies")
 REGISTRY: dict[str, Spec] = _registry()
 SEED = 20261203
-CASE_TIMEOUT_S = 10
+# A hang guard only: generous, because the alarm interrupts whatever runs, and a first call may
+# compile numba kernels for 20 s or more (interrupting numba's compiler breaks it for the session).
+CASE_TIMEOUT_S = 300
 
 
 def _resolve(key: str) -> Any:
