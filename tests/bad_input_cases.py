@@ -292,7 +292,7 @@ def _registry() -> dict[str, Spec]:
         lambda g: dict(size=8, image=g.random((10, 10, 3))),
         call=lambda c, kw: c(size=kw["size"])(kw["image"]),
         data={"image": ("nan", "empty_first", "wrong_dims", "str", "complex", "object")},
-        sizes={"size": {}})
+        sizes={"size": {}}, aliases={"image": ("images",)})
     r["brainbridge.models.resolve"] = Spec(lambda g: dict(name="efficientnet_lite0"), options=("name",),
                                            aliases={"name": ("model",)})
     r["brainbridge.models.load"] = Spec(lambda g: dict(spec="efficientnet_lite0"), options=("spec",),

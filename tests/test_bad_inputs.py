@@ -532,41 +532,8 @@ XFAIL: dict[str, str] = {
     'brainbridge.load_study-model-typo':
         "issue #15: no 'Did you mean' suggestion: study: sources.images (activations): 'model' must be on",
     # brainbridge.models.ImagePreprocess
-    'brainbridge.models.ImagePreprocess-image-complex':
-        'issue #15: complex input: the imaginary part is dropped (a warning, no error)',
-    'brainbridge.models.ImagePreprocess-image-empty_first':
-        'issue #15: raw RuntimeError: stack expects a non-empty TensorList',
     'brainbridge.models.ImagePreprocess-image-nan':
         "issue #15: returns NaN / inf in ['result']",
-    'brainbridge.models.ImagePreprocess-image-object':
-        'issue #15: accepted without an error (returns Tensor)',
-    'brainbridge.models.ImagePreprocess-image-str':
-        'issue #15: accepted without an error (returns Tensor)',
-    'brainbridge.models.ImagePreprocess-size--1':
-        'issue #15: raw RuntimeError: Input and output sizes should be greater than 0, but got input (H: ',
-    'brainbridge.models.ImagePreprocess-size-0':
-        'issue #15: raw RuntimeError: Input and output sizes should be greater than 0, but got input (H: ',
-    'brainbridge.models.ImagePreprocess-size-2.5':
-        'issue #15: message does not name the argument: TypeError: expected size to be one of int or Tupl',
-    'brainbridge.models.ImagePreprocess-size-True':
-        'issue #15: message does not name the argument: TypeError: _upsample_bilinear2d_aa() received an ',
-    'brainbridge.models.ImagePreprocess-size-huge':
-        "issue #15: message does not name the argument: TypeError: _upsample_bilinear2d_aa(): argument 'o",
-    'brainbridge.models.ImagePreprocess-size-nan':
-        'issue #15: message does not name the argument: TypeError: expected size to be one of int or Tupl',
-    # brainbridge.models.minilm
-    'brainbridge.models.minilm-max_length--1':
-        'issue #15: accepted without an error (returns BertModel)',
-    'brainbridge.models.minilm-max_length-0':
-        'issue #15: accepted without an error (returns BertModel)',
-    'brainbridge.models.minilm-max_length-2.5':
-        'issue #15: accepted without an error (returns BertModel)',
-    'brainbridge.models.minilm-max_length-True':
-        'issue #15: accepted without an error (returns BertModel)',
-    'brainbridge.models.minilm-max_length-huge':
-        'issue #15: accepted without an error (returns BertModel)',
-    'brainbridge.models.minilm-max_length-nan':
-        'issue #15: accepted without an error (returns BertModel)',
     # brainbridge.models.resolve_layers
     'brainbridge.models.resolve_layers-layers-typo':
         'issue #15: a misspelt option is accepted silently',

