@@ -10,6 +10,7 @@ import difflib
 import importlib
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -69,6 +70,8 @@ def _validate_type(name: str, value: Any, types: type | tuple[type, ...], expect
         )
     return value
 
+
+_INT_MAX = float(np.iinfo(np.int64).max)
 
 _CLOSED = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
 
@@ -134,6 +137,10 @@ def check_scalar(name: str, value: Any, target_type: type | tuple[type, ...], *,
     in_range = ok_type
     if ok_type:
         v = float(value)
+        if want_int and high is None and v > _INT_MAX:
+            # a count past int64 cannot size any array: say so here, not in numpy's words
+            raise ValueError(f"Invalid value for {name!r}: expected an integer below 2**63; got "
+                             f"{value!r}, which no array can hold.{' ' + fix if fix else ''}")
         if low is not None:
             in_range &= v >= low if closed in ("both", "left") else v > low
         if high is not None:
@@ -392,3 +399,57 @@ def check_finite(name: str, values: Any, *, allow_nan: bool = False,
             f"Invalid value for {name!r}: expected {expected}; got {got} of {arr.size} entries, "
             f"the first at {_position(values, first)}. {fix or 'Remove or fill them first.'}")
     return arr
+
+
+def check_varies(name: str, values: Any, *, axis: int = 0, over: str = "stimuli",
+                 fix: str | None = None) -> np.ndarray:
+    """Raise naming ``name`` if ``values`` is constant along ``axis`` everywhere.
+
+    The policy for degenerate data: a correlation, similarity or score of something that
+    never varies is undefined. Where only some slices (units) are constant, the caller keeps
+    them and reports them (NaN for that unit, with a flag); where all are, the whole result
+    would be meaningless, and this raises. NaN is ignored (a missing value).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    values : array-like or DataArray
+        Real numbers (run :func:`check_finite` first).
+    axis : int, default=0
+        The axis along which the values must vary (the samples: stimuli, time points).
+    over : str, default="stimuli"
+        What ``axis`` is, for the message.
+    fix : str, optional
+        The sentence telling the user what to do, appended to the message.
+
+    Returns
+    -------
+    ndarray of bool
+        Which slices are constant (the shape of ``values`` without ``axis``).
+
+    Examples
+    --------
+    >>> check_varies("x", [[1.0, 2.0], [1.0, 3.0]])
+    array([ True, False])
+    >>> try:
+    ...     check_varies("x", np.ones((4, 3)))
+    ... except ValueError as err:
+    ...     print(str(err)[:70])
+    Invalid value for 'x': expected values that vary over stimuli; got all
+    """
+    arr = np.asarray(values.values if hasattr(values, "dims") else values, dtype=np.float64)
+    arr = np.moveaxis(arr, axis, 0).reshape(arr.shape[axis], -1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmax(arr, axis=0) - np.nanmin(arr, axis=0) if arr.shape[0] else np.zeros(0)
+    flat = ~(spread > 0)
+    if flat.size and flat.all():
+        what = "a single value" if arr.shape[0] < 2 else "constant values"
+        raise ValueError(
+            f"Invalid value for {name!r}: expected values that vary over {over}; got all "
+            f"{flat.size} of {flat.size} slices with {what}, so every correlation or score "
+            f"would be undefined (0 / 0). {fix or 'Pass data that varies (check the selection).'}")
+    shape = list(np.shape(values))
+    del shape[axis]
+    return flat.reshape(shape)

@@ -42,8 +42,6 @@ XFAIL: dict[str, str] = {
         'issue #15: returns NaN / inf in ["result[\'boot\']", "result[\'boot_noise\']"]',
     'brainbridge.analyses.bootstrap-models-nan':
         'issue #15: returns NaN / inf in ["result[\'boot\']"]',
-    'brainbridge.analyses.bootstrap-n_boot-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     # brainbridge.analyses.cka
     'brainbridge.analyses.cka-x-constant':
         "issue #15: returns NaN / inf in ['result']",
@@ -101,15 +99,11 @@ XFAIL: dict[str, str] = {
         "issue #15: message does not name the argument: TypeError: Invalid type for 'g': expected real nu",
     'brainbridge.analyses.curvature_alignment-b-wrong_dims':
         "issue #15: message does not name the argument: AssemblyError: 'g' must have dims ('stimulus', 'u",
-    'brainbridge.analyses.curvature_alignment-n_permutations-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     'brainbridge.analyses.curvature_alignment-random-shapes':
         'issue #15: 4 stimuli, 1 unit: NaN value / p_value / null instead of an error',
     # brainbridge.analyses.curvature_communities
     'brainbridge.analyses.curvature_communities-flow_iterations-0':
         'issue #15: accepted without an error (returns Dataset)',
-    'brainbridge.analyses.curvature_communities-flow_iterations-huge':
-        'issue #15: raw OverflowError: Python int too large to convert to C ssize_t',
     'brainbridge.analyses.curvature_communities-graph-constant':
         'issue #15: raw RuntimeWarning: divide by zero encountered in scalar divide',
     # brainbridge.analyses.domain_neurons
@@ -129,17 +123,12 @@ XFAIL: dict[str, str] = {
         'issue #15: returns NaN / inf in ["result[\'r\']", "result[\'p\']"]',
     'brainbridge.analyses.match_units-b-constant':
         'issue #15: returns NaN / inf in ["result[\'r\']", "result[\'p\']"]',
-    # brainbridge.analyses.model_recovery
-    'brainbridge.analyses.model_recovery-n_repeats-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     # brainbridge.analyses.neuron_correlation
     'brainbridge.analyses.neuron_correlation-a-constant':
         'issue #15: returns NaN / inf in ["result[\'r\']"]',
     'brainbridge.analyses.neuron_correlation-b-constant':
         'issue #15: returns NaN / inf in ["result[\'r\']"]',
     # brainbridge.analyses.noise_precision
-    'brainbridge.analyses.noise_precision-dof-huge':
-        'issue #15: accepted without an error (returns DataArray)',
     'brainbridge.analyses.noise_precision-residuals-constant':
         'issue #15: raw _LinAlgError: linalg.inv: The diagonal element 1 is zero, the inversion could not',
     'brainbridge.analyses.noise_precision-residuals-single':
@@ -169,19 +158,12 @@ XFAIL: dict[str, str] = {
     # brainbridge.analyses.rdm_vector
     'brainbridge.analyses.rdm_vector-r-nan':
         "issue #15: returns NaN / inf in ['result']",
-    # brainbridge.analyses.ricci_curvature
-    'brainbridge.analyses.ricci_curvature-max_iter-huge':
-        'issue #15: accepted without an error (returns Dataset)',
     # brainbridge.analyses.ricci_flow
-    'brainbridge.analyses.ricci_flow-iterations-huge':
-        'issue #15: raw OverflowError: Python int too large to convert to C ssize_t',
     'brainbridge.analyses.ricci_flow-k-forwarded':
         "issue #15: raw ValueError: Invalid value for 'k': expected fewer neighbours than nodes (10); got",
     # brainbridge.analyses.rsa
     'brainbridge.analyses.rsa-compare-typo':
         "issue #15: message does not name 'compare': Invalid value for 'method': expected one of 'cosine'",
-    'brainbridge.analyses.rsa-n_boot-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     'brainbridge.analyses.rsa-random-shapes':
         "issue #15: errors of the inner compare_rdms name 'a', not 'x' (2 stimuli; 1 unit: all-NaN RDM)",
     'brainbridge.analyses.rsa-x-constant':
@@ -193,8 +175,6 @@ XFAIL: dict[str, str] = {
         "issue #15: message does not name the argument: ValueError: Invalid value for 'target': method 'd",
     'brainbridge.analyses.selective_fraction-labels-object':
         "issue #15: message does not name the argument: TypeError: '<' not supported between instances of",
-    'brainbridge.analyses.selective_fraction-n_permutations-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     'brainbridge.analyses.selective_fraction-x-constant':
         'issue #15: raw RuntimeWarning: invalid value encountered in subtract',
     # brainbridge.analyses.selectivity
@@ -202,8 +182,6 @@ XFAIL: dict[str, str] = {
         "issue #15: message does not name the argument: ValueError: Invalid value for 'target': method 'd",
     'brainbridge.analyses.selectivity-labels-object':
         "issue #15: message does not name the argument: TypeError: '<' not supported between instances of",
-    'brainbridge.analyses.selectivity-n_permutations-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     'brainbridge.analyses.selectivity-x-constant':
         'issue #15: returns NaN / inf in ["result[\'score\']"]',
     # brainbridge.analyses.shuffle_connectome
@@ -231,19 +209,13 @@ XFAIL: dict[str, str] = {
     'brainbridge.analyses.smooth-da-wrong_dims':
         'issue #15: accepted without an error (returns DataArray)',
     # brainbridge.analyses.split_half_ceiling
-    'brainbridge.analyses.split_half_ceiling-n_splits-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     'brainbridge.analyses.split_half_ceiling-responses-constant':
         "issue #15: returns NaN / inf in ['result']",
     'brainbridge.analyses.split_half_ceiling-responses-single':
         "issue #15: returns NaN / inf in ['result']",
     # brainbridge.analyses.structure_function
-    'brainbridge.analyses.structure_function-min_units-huge':
-        'issue #15: accepted without an error (returns Dataset)',
     'brainbridge.analyses.structure_function-n_permutations-0':
         'issue #15: accepted without an error (returns Dataset)',
-    'brainbridge.analyses.structure_function-n_permutations-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     # brainbridge.analyses.variance_partitioning
     'brainbridge.analyses.variance_partitioning-responses-constant':
         'issue #15: returns NaN / inf in ["result[\'variance\']", "result[\'r2\']"]',
@@ -279,10 +251,6 @@ XFAIL: dict[str, str] = {
         "issue #15: raw TypeError: ufunc 'isfinite' not supported for the input types, and the inputs cou",
     'brainbridge.encoders.AttentionReadout-X-str':
         "issue #15: raw TypeError: ufunc 'isfinite' not supported for the input types, and the inputs cou",
-    'brainbridge.encoders.AttentionReadout-d_model-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
-    'brainbridge.encoders.AttentionReadout-max_epochs-huge':
-        'issue #15: raw OverflowError: Python int too large to convert to C ssize_t',
     'brainbridge.encoders.AttentionReadout-y-complex':
         'issue #15: accepted without an error (returns AttentionReadout)',
     'brainbridge.encoders.AttentionReadout-y-empty_last':
@@ -381,8 +349,6 @@ XFAIL: dict[str, str] = {
         'issue #15: accepted without an error (returns LNP)',
     'brainbridge.encoders.fit_lnp-counts-str':
         'issue #15: accepted without an error (returns LNP)',
-    'brainbridge.encoders.fit_lnp-n_lags-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed size exceeded',
     'brainbridge.encoders.fit_lnp-stimulus-all_nan':
         'issue #15: message does not name the argument: ValueError: Input X contains NaN. [+3 more lines;',
     'brainbridge.encoders.fit_lnp-stimulus-complex':
@@ -548,19 +514,8 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.ConnectomeNetwork-connectome-str':
         'issue #15: accepted without an error (returns ConnectomeNetwork)',
     # brainbridge.snn.ELM
-    'brainbridge.snn.ELM-n_in-huge':
-        "issue #15: message does not name the argument: TypeError: full(): argument 'size' failed to unpa",
-    'brainbridge.snn.ELM-n_memory-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
-    'brainbridge.snn.ELM-n_out-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
     'brainbridge.snn.ELM-x-complex':
         'issue #15: raw RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexDouble and F',
-    # brainbridge.snn.Kuramoto
-    'brainbridge.snn.Kuramoto-channels-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
-    'brainbridge.snn.Kuramoto-n-huge':
-        "issue #15: message does not name the argument: ValueError: Invalid value for 'channels': expecte",
     # brainbridge.snn.KuramotoClassifier
     'brainbridge.snn.KuramotoClassifier-channels--1':
         'issue #15: raw RuntimeError: Trying to create tensor with negative dimension -1: [-1, 3]',
@@ -574,10 +529,6 @@ XFAIL: dict[str, str] = {
         "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
     'brainbridge.snn.KuramotoClassifier-channels-nan':
         "issue #15: message does not name the argument: TypeError: empty(): argument 'size' (position 1) ",
-    'brainbridge.snn.KuramotoClassifier-n_classes-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
-    'brainbridge.snn.KuramotoClassifier-n_in-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
     # brainbridge.snn.LIF
     'brainbridge.snn.LIF-beta-True':
         'issue #15: accepted without an error (returns Tensor)',
@@ -586,22 +537,10 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.LIF-x-str':
         "issue #15: raw AttributeError: 'numpy.ndarray' object has no attribute 'dim'",
     # brainbridge.snn.RLIF
-    'brainbridge.snn.RLIF-n_neurons-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
     'brainbridge.snn.RLIF-x-complex':
         'issue #15: raw NotImplementedError: "ge_cpu" not implemented for \'ComplexDouble\'',
     'brainbridge.snn.RLIF-x-str':
         "issue #15: raw AttributeError: 'numpy.ndarray' object has no attribute 'dim'",
-    # brainbridge.snn.adding_task
-    'brainbridge.snn.adding_task-horizon-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
-    'brainbridge.snn.adding_task-n_test-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
-    'brainbridge.snn.adding_task-n_train-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
-    # brainbridge.snn.build_model
-    'brainbridge.snn.build_model-hidden-huge':
-        "issue #15: message does not name the argument: TypeError: empty(): argument 'size' failed to unp",
     # brainbridge.snn.coincidence_factor
     'brainbridge.snn.coincidence_factor-spikes_data-complex':
         'issue #15: complex input: the imaginary part is dropped (a warning, no error)',
@@ -659,8 +598,6 @@ XFAIL: dict[str, str] = {
     # brainbridge.snn.grasshopper_task
     'brainbridge.snn.grasshopper_task-history-0':
         'issue #15: accepted without an error (returns Task)',
-    'brainbridge.snn.grasshopper_task-history-huge':
-        "issue #15: message does not name the argument: ValueError: Invalid value for 'window': 184467440",
     # brainbridge.snn.kuramoto_energy
     'brainbridge.snn.kuramoto_energy-n--1':
         'issue #15: raw RuntimeError: unflatten got an unexpected error: only one dimension can be inferr',
@@ -719,13 +656,6 @@ XFAIL: dict[str, str] = {
         'issue #15: raw NotImplementedError: "ge_cpu" not implemented for \'ComplexDouble\'',
     'brainbridge.snn.lif_step-x-str':
         "issue #15: message does not name the argument: TypeError: zeros_like(): argument 'input' (positi",
-    # brainbridge.snn.memory_task
-    'brainbridge.snn.memory_task-horizon-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
-    'brainbridge.snn.memory_task-n_symbols-huge':
-        'issue #15: message does not name the argument: ValueError: high is out of bounds for int64',
-    'brainbridge.snn.memory_task-n_train-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     # brainbridge.snn.record
     'brainbridge.snn.record-inputs-complex':
         'issue #15: raw NotImplementedError: "ge_cpu" not implemented for \'ComplexDouble\'',
@@ -740,16 +670,12 @@ XFAIL: dict[str, str] = {
         'issue #15: accepted without an error (returns ndarray)',
     'brainbridge.snn.sample_spikes-log_rate-str':
         'issue #15: accepted without an error (returns ndarray)',
-    'brainbridge.snn.sample_spikes-n_samples-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     # brainbridge.snn.scaled_tanh
     'brainbridge.snn.scaled_tanh-z-complex':
         'issue #15: accepted without an error (returns Tensor)',
     'brainbridge.snn.scaled_tanh-z-str':
         "issue #15: raw UFuncTypeError: ufunc 'multiply' did not contain a loop with signature matching t",
     # brainbridge.snn.simulate_stimulation
-    'brainbridge.snn.simulate_stimulation-duration_steps-huge':
-        'issue #15: accepted without an error (returns DataArray)',
     'brainbridge.snn.simulate_stimulation-network-complex':
         'issue #15: complex input: the imaginary part is dropped (a warning, no error)',
     'brainbridge.snn.simulate_stimulation-network-object':
@@ -757,10 +683,6 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.simulate_stimulation-network-str':
         'issue #15: accepted without an error (returns DataArray)',
     # brainbridge.snn.spike_timing
-    'brainbridge.snn.spike_timing-n_permutations-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
-    'brainbridge.snn.spike_timing-n_samples-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed dimension exceeded',
     'brainbridge.snn.spike_timing-rate-complex':
         'issue #15: complex input: the imaginary part is dropped (a warning, no error)',
     'brainbridge.snn.spike_timing-rate-str':
@@ -781,8 +703,6 @@ XFAIL: dict[str, str] = {
     'brainbridge.snn.task_score-output-wrong_dims':
         'issue #15: accepted without an error (returns float)',
     # brainbridge.snn.threshold_spikes
-    'brainbridge.snn.threshold_spikes-n_levels-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed size exceeded',
     'brainbridge.snn.threshold_spikes-rate-complex':
         'issue #15: complex input: the imaginary part is dropped (a warning, no error)',
     'brainbridge.snn.threshold_spikes-rate-str':
