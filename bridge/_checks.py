@@ -327,6 +327,85 @@ def check_nonempty(name: str, values: Any) -> None:
             f"{got}. Pass data that is not empty (check an earlier selection or alignment).")
 
 
+def _real_array(name: str, arr: Any) -> np.ndarray:
+    """``arr`` as an array of real numbers (bool / int / float), or a TypeError naming ``name``."""
+    arr = np.asarray(arr)
+    kind = arr.dtype.kind
+    if kind == "O" and all(isinstance(v, numbers.Real) for v in arr.flat):
+        arr, kind = arr.astype(np.float64), "f"
+    if kind not in "biuf":
+        if kind == "c":
+            hint = "Pass the part you mean explicitly, e.g. np.abs(x) or x.real."
+        elif kind in "USO":
+            hint = "Convert text explicitly first, e.g. x.astype(float)."
+        else:
+            hint = "Pass an array of real numbers."
+        raise TypeError(f"Invalid type for {name!r}: expected real numbers; got dtype "
+                        f"{arr.dtype}. {hint}")
+    return arr
+
+
+def check_tensor(name: str, values: Any, *, ndim: int | tuple[int, ...] | None = None,
+                 allow_nan: bool = True, dtype: Any = None) -> Any:
+    """Return ``values`` as a real floating torch tensor, or raise naming ``name``.
+
+    The tensor counterpart of :func:`check_finite` for the layers and steps of spiking and
+    oscillator networks: a tensor keeps its floating dtype and device, anything else
+    (numpy arrays, lists) becomes a tensor of ``dtype`` (torch's default when None).
+    Complex, text and object data raise a ``TypeError``; a wrong number of dims, an empty
+    tensor or inf (and NaN unless ``allow_nan``) raise a ``ValueError``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    values : tensor or array-like
+    ndim : int or tuple of int, optional
+        The accepted number(s) of dims.
+    allow_nan : bool, default=True
+        Let NaN through (a state that diverged is the caller's to report); inf always raises.
+    dtype : torch.dtype, optional
+        The dtype for data that is not a floating tensor yet.
+
+    Returns
+    -------
+    torch.Tensor
+
+    Examples
+    --------
+    >>> check_tensor("x", [[0.0, 1.0]]).dtype
+    torch.float32
+    >>> try:
+    ...     check_tensor("x", [1.0, 2.0], ndim=2)
+    ... except ValueError as err:
+    ...     print(str(err)[:60])
+    Invalid value for 'x': expected a tensor with 2 dims; got sh
+    """
+    import torch
+
+    if isinstance(values, torch.Tensor):
+        if values.is_complex():
+            raise TypeError(f"Invalid type for {name!r}: expected real numbers; got dtype "
+                            f"{values.dtype}. Pass the part you mean explicitly, e.g. x.abs() or x.real.")
+        out = values if values.is_floating_point() else values.to(dtype or torch.get_default_dtype())
+    else:
+        arr = _real_array(name, values.values if hasattr(values, "dims") else values)
+        out = torch.as_tensor(np.asarray(arr, dtype=np.float64), dtype=dtype or torch.get_default_dtype())
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if out.ndim not in allowed:
+            want = " or ".join(str(n) for n in allowed)
+            raise ValueError(f"Invalid value for {name!r}: expected a tensor with {want} dims; got "
+                             f"shape {tuple(out.shape)}. Reshape it (e.g. x[None] adds a batch dim).")
+    check_nonempty(name, out.detach() if out.requires_grad else out)
+    bad = torch.isinf(out) if allow_nan else ~torch.isfinite(out)
+    if bool(bad.any()):
+        what = "finite numbers or NaN" if allow_nan else "finite numbers"
+        raise ValueError(f"Invalid value for {name!r}: expected {what}; got {int(bad.sum())} "
+                         f"non-finite of {out.numel()} entries. Remove or fill them first.")
+    return out
+
+
 def check_finite(name: str, values: Any, *, allow_nan: bool = False,
                  fix: str | None = None) -> np.ndarray:
     """Return ``values`` as a float64 array of real numbers, or raise naming ``name``.
@@ -373,19 +452,7 @@ def check_finite(name: str, values: Any, *, allow_nan: bool = False,
     arr = values.values if hasattr(values, "dims") and hasattr(values, "values") else values
     if hasattr(arr, "detach") and hasattr(arr, "cpu"):
         arr = arr.detach().cpu().numpy()
-    arr = np.asarray(arr)
-    kind = arr.dtype.kind
-    if kind == "O" and all(isinstance(v, numbers.Real) for v in arr.flat):
-        arr, kind = arr.astype(np.float64), "f"
-    if kind not in "biuf":
-        if kind == "c":
-            hint = "Pass the part you mean explicitly, e.g. np.abs(x) or x.real."
-        elif kind in "USO":
-            hint = "Convert text explicitly first, e.g. x.astype(float)."
-        else:
-            hint = "Pass an array of real numbers."
-        raise TypeError(f"Invalid type for {name!r}: expected real numbers; got dtype "
-                        f"{arr.dtype}. {hint}")
+    arr = _real_array(name, arr)
     check_nonempty(name, values if hasattr(values, "dims") else arr)
     arr = np.asarray(arr, dtype=np.float64)
     bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)

@@ -97,3 +97,42 @@ def test_check_option_suggests():
     msg = "Invalid value for 'kernel': expected one of 'linear', 'rbf'; got 3."
     with pytest.raises(ValueError, match=re.escape(msg) + "$"):
         _check_option("kernel", 3, ["linear", "rbf"])
+
+
+def test_check_varies_flags_constant_slices_and_raises_when_all_are():
+    from brainbridge._checks import check_varies
+
+    x = np.array([[1.0, 5.0, np.nan], [1.0, 6.0, 2.0], [1.0, 7.0, 2.0]])
+    np.testing.assert_array_equal(check_varies("x", x), [True, False, True])
+    np.testing.assert_array_equal(check_varies("x", x.T, axis=1), [True, False, True])
+    with pytest.raises(ValueError, match="'x'.*vary over time"):
+        check_varies("x", np.full((5, 2), 3.0), over="time")
+    with pytest.raises(ValueError, match="a single value"):
+        check_varies("x", np.ones((1, 4)))
+
+
+def test_check_scalar_refuses_counts_no_array_can_hold():
+    with pytest.raises(ValueError, match="'n_boot'.*below 2\\*\\*63"):
+        check_scalar("n_boot", 2**64, int, low=1)
+    assert check_scalar("seed", 2**62, int) == 2**62
+
+
+def test_check_tensor_types_dims_and_values():
+    import torch
+
+    from brainbridge._checks import check_tensor
+
+    t = torch.ones(2, 3, dtype=torch.float64)
+    assert check_tensor("x", t) is t
+    assert check_tensor("x", np.arange(3)).dtype == torch.get_default_dtype()
+    assert check_tensor("x", torch.arange(3)).tolist() == [0.0, 1.0, 2.0]
+    for bad, err in ((torch.ones(2, dtype=torch.complex64), TypeError), (np.array(["a"]), TypeError),
+                     (np.array([1, None], dtype=object), TypeError), (torch.ones(0, 3), ValueError),
+                     (torch.tensor([1.0, float("inf")]), ValueError)):
+        with pytest.raises(err, match="'x'"):
+            check_tensor("x", bad)
+    with pytest.raises(ValueError, match="'x'.*2 or 3 dims"):
+        check_tensor("x", torch.ones(4), ndim=(2, 3))
+    assert torch.isnan(check_tensor("x", [float("nan")])).all()
+    with pytest.raises(ValueError, match="'x'.*finite numbers;"):
+        check_tensor("x", [float("nan")], allow_nan=False)
