@@ -125,6 +125,13 @@ def assembly(
             f"'dims' has {len(dims)} names {dims} but 'data' has {values.ndim} dimensions "
             f"(shape {tuple(values.shape)}). Give one name per dimension of the data."
         )
+    if values.dtype.kind not in "fiub":
+        hint = ("pass the part you mean, e.g. np.abs(data) or data.real" if values.dtype.kind == "c"
+                else "convert it explicitly first, e.g. np.asarray(data, dtype=float)")
+        raise AssemblyError(
+            f"'data' must hold numbers (float, int or bool); got dtype {values.dtype}. Nothing is "
+            f"cast silently: {hint}."
+        )
     # default ids for an empty dim would be a float array: say what is really wrong
     empty = [d for d, n in zip(dims, values.shape)
              if n == 0 and d in ID_DIMS and d not in (coords or {})]

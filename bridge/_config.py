@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ._checks import _suggest
+
 ENV_DATA = "BRAINBRIDGE_DATA"
 ENV_DEVICE = "BRAINBRIDGE_DEVICE"
 
@@ -49,7 +51,7 @@ def resolve_device(device: Any = "auto") -> Any:
     >>> resolve_device("gpu")
     Traceback (most recent call last):
         ...
-    ValueError: Invalid value for 'device': expected 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'gpu'.
+    ValueError: Invalid value for 'device': expected 'auto', ...; got 'gpu'. Did you mean 'cuda'?
     """
     import torch
 
@@ -61,9 +63,11 @@ def resolve_device(device: Any = "auto") -> Any:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
+        gpu = isinstance(device, str) and device.lower().startswith("gpu")
+        hint = " Did you mean 'cuda'?" if gpu else _suggest(device, ("auto", "cpu", "cuda", "mps"))
         raise ValueError(
             f"Invalid value for {source}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'; "
-            f"got {device!r}."
+            f"got {device!r}.{hint}"
         ) from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(

@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -368,11 +369,20 @@ def _atomic_store(path: str | os.PathLike[str], *, name: str = "path",
         _seal(tmp, fmt)
 
 
+_NC_VARIABLE = "__xarray_dataarray_variable__"  # xarray's name for an unnamed DataArray
+
+
 def _writer(fmt: str) -> Callable[[xr.DataArray, Path], None]:
     def netcdf(da: xr.DataArray, target: Path) -> None:
         # invalid_netcdf=True lets h5netcdf store float16, which classic NetCDF4 lacks.
         invalid = da.dtype == np.float16 or any(c.dtype == np.float16 for c in da.coords.values())
-        da.to_netcdf(target, engine="h5netcdf", invalid_netcdf=invalid)
+        # HDF5's Fletcher-32 checksum on every numeric chunk: a damaged chunk fails to read
+        # instead of loading as other numbers (text coords are stored unfiltered)
+        checked = {da.name if da.name is not None else _NC_VARIABLE: da.dtype,
+                   **{k: c.dtype for k, c in da.coords.items()}}
+        encoding = {k: {"fletcher32": True} for k, dtype in checked.items()
+                    if dtype.kind in "fiub"}
+        da.to_netcdf(target, engine="h5netcdf", invalid_netcdf=invalid, encoding=encoding)
 
     def zarr(da: xr.DataArray, target: Path) -> None:
         da.to_zarr(target, mode="w", zarr_format=2, consolidated=True)
@@ -469,7 +479,8 @@ def load(path: str | os.PathLike[str], *, chunks: Any = None, verify: bool = Tru
     A zarr store written by :func:`save` is checked before anything is read, also when
     ``chunks`` opens it lazily: every file it had must be there with its size and sha256
     (the manifest save wrote), so a deleted or truncated chunk raises instead of loading as
-    NaN or garbage. A NetCDF file is checked by HDF5 itself (a truncated file does not open).
+    NaN or garbage. A NetCDF file is checked by HDF5 itself: a truncated file does not open,
+    and a damaged chunk fails its Fletcher-32 checksum (save writes one per numeric chunk).
     A damaged file raises a ValueError naming it.
 
     Parameters
@@ -520,7 +531,10 @@ def load(path: str | os.PathLike[str], *, chunks: Any = None, verify: bool = Tru
     if chunks is not None:
         kwargs["chunks"] = chunks
     try:
-        da = xr.open_dataarray(path, **kwargs)
+        with warnings.catch_warnings():
+            if fmt == "netcdf":  # save picks the HDF5 chunks (for their checksums), not the reader
+                warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
+            da = xr.open_dataarray(path, **kwargs)
         if chunks is None:
             with da:
                 da = da.load()

@@ -219,29 +219,6 @@ XFAIL: dict[str, str] = {
     # brainbridge.analyses.variance_partitioning
     'brainbridge.analyses.variance_partitioning-responses-constant':
         'issue #15: returns NaN / inf in ["result[\'variance\']", "result[\'r2\']"]',
-    # brainbridge.ann.load_stimuli
-    'brainbridge.ann.load_stimuli-source-typo':
-        "issue #15: no 'Did you mean' suggestion: Invalid value for 'stimuli': 'digis' is neither a built",
-    # brainbridge.ann.unit_table
-    'brainbridge.ann.unit_table-n_channels--1':
-        'issue #15: raw ValueError: negative dimensions are not allowed',
-    'brainbridge.ann.unit_table-n_channels-0':
-        'issue #15: accepted without an error (returns Units)',
-    'brainbridge.ann.unit_table-n_channels-2.5':
-        "issue #15: message does not name the argument: TypeError: 'float' object cannot be interpreted a",
-    'brainbridge.ann.unit_table-n_channels-True':
-        'issue #15: accepted without an error (returns Units)',
-    'brainbridge.ann.unit_table-n_channels-huge':
-        'issue #15: message does not name the argument: ValueError: Maximum allowed size exceeded',
-    'brainbridge.ann.unit_table-n_channels-nan':
-        'issue #15: message does not name the argument: ValueError: arange: cannot compute length',
-    # brainbridge.assembly
-    'brainbridge.assembly-data-complex':
-        'issue #15: message does not name the argument: AssemblyError: Invalid assembly: 1 problem: - val',
-    'brainbridge.assembly-data-object':
-        'issue #15: message does not name the argument: AssemblyError: Invalid assembly: 1 problem: - val',
-    'brainbridge.assembly-data-str':
-        'issue #15: message does not name the argument: AssemblyError: Invalid assembly: 1 problem: - val',
     # brainbridge.encoders.AttentionReadout
     'brainbridge.encoders.AttentionReadout-X-complex':
         'issue #15: complex input: the imaginary part is dropped (a warning, no error)',
@@ -491,21 +468,6 @@ XFAIL: dict[str, str] = {
         "issue #15: raw TypeError: can't convert np.ndarray of type numpy.object_. The only supported typ",
     'brainbridge.encoders.split_r2_score-y_true-str':
         "issue #15: raw TypeError: can't convert np.ndarray of type numpy.str_. The only supported types ",
-    # brainbridge.load
-    'brainbridge.load-path-nc-corrupt':
-        'issue #15: a damaged file loads without an error',
-    # brainbridge.load_study
-    'brainbridge.load_study-model-typo':
-        "issue #15: no 'Did you mean' suggestion: study: sources.images (activations): 'model' must be on",
-    # brainbridge.models.ImagePreprocess
-    'brainbridge.models.ImagePreprocess-image-nan':
-        "issue #15: returns NaN / inf in ['result']",
-    # brainbridge.models.resolve_layers
-    'brainbridge.models.resolve_layers-layers-typo':
-        'issue #15: a misspelt option is accepted silently',
-    # brainbridge.resolve_device
-    'brainbridge.resolve_device-device-typo':
-        "issue #15: no 'Did you mean' suggestion: Invalid value for 'device': expected 'auto', 'cpu', 'cu",
     # brainbridge.snn.ConnectomeNetwork
     'brainbridge.snn.ConnectomeNetwork-connectome-complex':
         'issue #15: complex input: the imaginary part is dropped (a warning, no error)',

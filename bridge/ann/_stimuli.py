@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import _check_option, _soft_import
+from .._checks import _check_option, _soft_import, _suggest
 
 #: scikit-image's bundled natural and scientific images (no download needed).
 SKIMAGE_IMAGES = (
@@ -77,7 +77,7 @@ def load_stimuli(source: str | Path) -> tuple[list[str], Any]:
     if not path.exists():
         raise FileNotFoundError(
             f"Invalid value for 'stimuli': {str(source)!r} is neither a built-in set "
-            f"({', '.join(STIMULUS_SETS)}) nor an existing path."
+            f"({', '.join(STIMULUS_SETS)}) nor an existing path.{_suggest(str(source), STIMULUS_SETS)}"
         )
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import AssemblyError
+from .._checks import AssemblyError, check_scalar
 
 _POSITION_NAMES = {0: (), 1: ("t",), 2: ("y", "x"), 3: ("z", "y", "x")}
 
@@ -55,6 +55,11 @@ def unit_table(layer: str, n_channels: int, positions: tuple[int, ...]) -> Units
     -------
     Units
 
+    Raises
+    ------
+    ValueError
+        If ``n_channels`` or a positional size is not an integer >= 1.
+
     Examples
     --------
     >>> from brainbridge.ann import unit_table
@@ -63,6 +68,10 @@ def unit_table(layer: str, n_channels: int, positions: tuple[int, ...]) -> Units
     >>> unit_table("fc", 3, ()).ids.tolist()
     ['fc:c0', 'fc:c1', 'fc:c2']
     """
+    n_channels = check_scalar("n_channels", n_channels, int, low=1, what="the size of the channel dim")
+    positions = tuple(positions)
+    for size in positions:
+        check_scalar("positions", size, int, low=1, what="every positional size")
     names = _POSITION_NAMES.get(len(positions))
     if names is None:
         raise AssemblyError(

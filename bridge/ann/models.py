@@ -87,11 +87,17 @@ class ImagePreprocess:
                 "Invalid value for 'images': expected real pixel values (integers 0-255 or floats "
                 f"0-1); got an image of dtype {a.dtype}. Convert it, e.g. np.asarray(image, float)."
             )
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(
+                f"Invalid value for 'images': expected finite pixel values; got "
+                f"{int((~np.isfinite(a)).sum())} NaN / inf of {a.size}. Fill or drop those pixels first."
+            )
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         if a.ndim != 3 or a.shape[2] not in (3, 4):
             raise ValueError(
-                f"Invalid image: expected shape (H, W), (H, W, 3) or (H, W, 4); got {a.shape}."
+                "Invalid value for 'images': expected each image of shape (H, W), (H, W, 3) or "
+                f"(H, W, 4); got {a.shape}."
             )
         a = a[:, :, :3]
         x = torch.as_tensor(a.astype(np.float32))
@@ -357,6 +363,11 @@ def resolve_layers(model: Any, layers: str | Sequence[str]) -> list[str]:
     -------
     list of str
 
+    Raises
+    ------
+    ValueError
+        If ``model`` is a loaded module and a path is not one of its modules.
+
     Examples
     --------
     >>> from brainbridge.models import resolve_layers
@@ -365,8 +376,22 @@ def resolve_layers(model: Any, layers: str | Sequence[str]) -> list[str]:
     >>> resolve_layers("minilm", ["encoder.layer.5"])
     ['encoder.layer.5']
     """
+    from .._checks import _suggest
+
     presets = REGISTRY[resolve(model)].presets if isinstance(model, str) else getattr(
         model, "presets", {})
     if isinstance(layers, str):
-        return list(presets[layers]) if layers in presets else [layers]
-    return list(layers)
+        paths = list(presets[layers]) if layers in presets else [layers]
+    else:
+        paths = list(layers)
+    if hasattr(model, "named_modules"):  # a loaded model: every path must be one of its modules
+        modules = [name for name, _ in model.named_modules() if name]
+        for path in paths:
+            if path not in modules:
+                shown = ", ".join(modules[:12]) + (", ..." if len(modules) > 12 else "")
+                raise ValueError(
+                    f"Invalid value for 'layers': {path!r} is neither a preset "
+                    f"({', '.join(presets) or 'none'}) nor a module of the model ({shown})."
+                    f"{_suggest(path, [*presets, *modules])} Module paths are the names of "
+                    "model.named_modules().")
+    return paths

@@ -229,8 +229,11 @@ def parse(cls: type, spec: dict[str, Any], where: str, *, skip: Iterable[str] = 
         try:
             values[name] = _convert(given[name], tp, dict(f.metadata))
         except TypeError:
-            raise StudyError(f"{where}: {name!r} must be {_describe(tp, dict(f.metadata))}; "
-                             f"got {_given(given[name], tp, dict(f.metadata))}.") from None
+            meta = dict(f.metadata)
+            choices = _choices(meta)
+            hint = _suggest(given[name], map(str, choices)) if choices is not None else ""
+            raise StudyError(f"{where}: {name!r} must be {_describe(tp, meta)}; "
+                             f"got {_given(given[name], tp, meta)}.{hint}") from None
     return cls(**values)
 
 
