@@ -265,3 +265,34 @@ def test_report_renders_in_chromium(tmp_path, rng, capsys):
     assert "[FAIL] no console messages" in printed and "boom" in printed
     assert "[FAIL] figure 0" in printed and "[ok] figure 1" in printed
     assert printed.rstrip().endswith("FAIL")
+
+
+def test_write_report_follows_save_rules_for_links_modes_and_read_only_files(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "rep"
+    first = write_report("t", [Section("s", text="one", numbers={"r": 0.1})], out)
+    # a symlinked results.json stays a link; its target is rewritten
+    real = tmp_path / "kept.json"
+    real.write_text("{}")
+    first["results"].unlink()
+    first["results"].symlink_to(real)
+    os.chmod(first["html"], 0o640)
+    write_report("t", [Section("s", text="two", numbers={"r": 0.2})], out)
+    assert first["results"].is_symlink() and '"r": 0.2' in real.read_text()
+    assert stat.S_IMODE(first["html"].stat().st_mode) == 0o640
+    # a read-only page refuses the whole report, and nothing changes
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    os.chmod(first["html"], 0o444)
+    with pytest.raises(PermissionError, match="report.html.*read-only"):
+        write_report("t", [Section("s", text="three", numbers={"r": 0.3})], out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not [p for p in out.rglob(".*tmp-*")]
+
+
+def test_write_report_never_replaces_a_folder(tmp_path):
+    (tmp_path / "results.json").mkdir()
+    with pytest.raises(IsADirectoryError, match="results.json"):
+        write_report("t", [Section("s", text="x")], tmp_path)
+    assert (tmp_path / "results.json").is_dir()

@@ -25,6 +25,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import struct
 import uuid
 from collections.abc import Mapping, Sequence
@@ -329,6 +330,19 @@ def _netcdf(datasets: list[tuple[str, Any]], target: Path) -> None:
         ds.to_netcdf(target, mode="w" if k == 0 else "a", group=group, engine="h5netcdf")
 
 
+def _target(path: Path) -> Path:
+    """Where a report file lands (the end of a symlink), after :func:`brainbridge.save`'s checks."""
+    from .._storage import _check_writable, _link_target
+
+    action = "write the report file"
+    target = _link_target(path, action)
+    if target.is_dir():
+        raise IsADirectoryError(f"Cannot {action} {str(path)!r}: a folder is there. Move it away "
+                                "or choose another out_dir.")
+    _check_writable(path, target, action)
+    return target
+
+
 def _commit(staged: list[tuple[Path, Path]]) -> None:
     """Move every staged temp onto its target; on failure restore every target as it was."""
     done: list[tuple[Path, Path, Path | None]] = []
@@ -336,6 +350,7 @@ def _commit(staged: list[tuple[Path, Path]]) -> None:
         for tmp, target in staged:
             backup = None
             if target.exists():
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))  # keep what it had
                 backup = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
                 os.replace(target, backup)
             done.append((tmp, target, backup))
@@ -361,7 +376,9 @@ def write_report(title: str, sections: Sequence[Section], out_dir: str | os.Path
     files are complete are they renamed onto their targets (``os.replace``), ``report.html``
     last. An exception at any point leaves ``out_dir`` as it was (targets replaced before the
     failure are restored; a folder created for the report is removed). Other files in
-    ``out_dir`` are never touched.
+    ``out_dir`` are never touched. As with :func:`brainbridge.save`, a read-only file or
+    folder raises ``PermissionError`` before anything is written, a symlinked file stays a
+    link whose target is rewritten, and a replaced file keeps its mode.
 
     The HTML shows every number and table of ``results.json``: ints exactly, floats with 4
     significant digits (:func:`format_value`; ``results.json`` keeps full precision), text
@@ -453,12 +470,15 @@ def write_report(title: str, sections: Sequence[Section], out_dir: str | os.Path
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         order = sorted(files, key=lambda k: k == "report.html")  # the page last
+        # save's rules, checked for every file before any is written: a link is followed and
+        # kept, a read-only file or folder is refused, a folder is never replaced by a file
+        targets = {rel: _target(out / rel) for rel in ([*order, "results.nc"] if datasets else order)}
         if datasets:
-            tmp = out / f".results.nc.tmp-{uuid.uuid4().hex[:8]}"
-            staged.append((tmp, out / "results.nc"))
+            tmp = targets["results.nc"].with_name(f".results.nc.tmp-{uuid.uuid4().hex[:8]}")
+            staged.append((tmp, targets["results.nc"]))
             _netcdf(datasets, tmp)
         for rel in order:
-            target = out / rel
+            target = targets[rel]
             tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
             staged.append((tmp, target))
             tmp.write_bytes(files[rel])
